@@ -1,0 +1,72 @@
+"""pytest-dtypegate: precision-aware pytest plugin and CI gate for PyTorch model tests.
+
+Nothing heavy is imported here: no torch, no transformers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .capabilities import Capabilities, Evidence, Support
+from .policy import Decision, Downgrade, Fail, Request, Requirement, Run, Settings, Skip
+from .precisions import PRECISIONS, Precision, UnknownPrecisionError
+
+__version__ = "0.1.0"
+
+# The markers, importable as decorators:  @requires_bf16, @dtypes("bf16", "fp32") ...
+requires_bf16 = pytest.mark.requires_bf16
+requires_fp16 = pytest.mark.requires_fp16
+requires_tf32 = pytest.mark.requires_tf32
+requires_fp8 = pytest.mark.requires_fp8
+requires_dtype = pytest.mark.requires_dtype
+requires_capability = pytest.mark.requires_capability
+dtypes = pytest.mark.dtypes
+dtype_tolerance = pytest.mark.dtype_tolerance
+
+__all__ = [
+    "PRECISIONS",
+    "Capabilities",
+    "Classification",
+    "Decision",
+    "Downgrade",
+    "Evidence",
+    "Fail",
+    "Precision",
+    "Request",
+    "Requirement",
+    "Run",
+    "Settings",
+    "Skip",
+    "Support",
+    "UnknownPrecisionError",
+    "__version__",
+    "assert_close",
+    "classify",
+    "dtype_tolerance",
+    "dtypes",
+    "requires_bf16",
+    "requires_capability",
+    "requires_dtype",
+    "requires_fp8",
+    "requires_fp16",
+    "requires_tf32",
+]
+
+_LAZY = {
+    "classify": ("errors", "classify"),
+    "Classification": ("errors", "Classification"),
+    "assert_close": ("tolerances", "assert_close"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,339 @@
+"""Support states, the Capabilities of one device, and the native/emulated rules.
+
+Pure module: no torch, no pytest.  The probe, the simulated profiles and a
+user's ``pytest_dtypegate_probe`` hook all produce a :class:`Capabilities`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import precisions as _p
+
+__all__ = [
+    "Capabilities",
+    "CapabilitiesError",
+    "Evidence",
+    "Support",
+    "cpu_support",
+    "cuda_support",
+    "native_hint",
+    "rocm_support",
+]
+
+SCHEMA = "dtypegate.capabilities/1"
+
+
+class Support(str, enum.Enum):
+    """How a device runs one precision."""
+
+    NATIVE = "native"  # hardware units and kernels
+    EMULATED = "emulated"  # kernels run, without hardware units: slow, fused kernels may be missing
+    UNSUPPORTED = "unsupported"  # kernels raise
+    UNKNOWN = "unknown"  # the probe could not tell (see the reason)
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def runs(self) -> bool:
+        return self in (Support.NATIVE, Support.EMULATED)
+
+
+class CapabilitiesError(ValueError):
+    """A Capabilities value or document that does not make sense."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why one precision got its support state."""
+
+    support: Support
+    op: str | None = None  # the probe op that failed, when one did
+    message: str | None = None  # what it raised, or why the state is what it is
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"support": self.support.value}
+        if self.op:
+            out["op"] = self.op
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+def _support(value: Any, where: str) -> Support:
+    if isinstance(value, Support):
+        return value
+    if isinstance(value, str):
+        try:
+            return Support(value.strip().lower())
+        except ValueError:
+            pass
+    valid = ", ".join(s.value for s in Support)
+    raise CapabilitiesError(f"{where}: {value!r} is not a support state; valid: {valid}")
+
+
+def _evidence(value: Any, where: str) -> Evidence:
+    if isinstance(value, Evidence):
+        return value
+    if isinstance(value, Mapping):
+        if "support" not in value:
+            raise CapabilitiesError(f"{where}: missing 'support'")
+        op = value.get("op")
+        msg = value.get("message")
+        if op is not None and not isinstance(op, str):
+            raise CapabilitiesError(f"{where}: 'op' must be a string")
+        if msg is not None and not isinstance(msg, str):
+            raise CapabilitiesError(f"{where}: 'message' must be a string")
+        return Evidence(_support(value["support"], where), op, msg)
+    return Evidence(_support(value, where))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """One device's answer for every precision, with the evidence.
+
+    Construct it directly, for example in a ``pytest_dtypegate_probe`` hook::
+
+        Capabilities(device="cuda:0", name="Tesla V100-SXM2-16GB", backend="cuda",
+                     capability=(7, 0),
+                     support={"fp32": "native", "fp16": "native", "bf16": "emulated"})
+
+    Precisions ``support`` does not name count as unsupported; when ``error``
+    is set (the probe failed) every precision is unknown and ``error`` says why.
+    """
+
+    device: str
+    name: str | None = None
+    backend: str | None = None
+    capability: tuple[int, int] | None = None
+    support: Mapping[str, Any] = field(default_factory=dict)
+    torch_version: str | None = None
+    source: str = "hook"  # probe | cache | profile | hook
+    error: str | None = None
+    profile: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.device, str) or not self.device:
+            raise CapabilitiesError(f"device must be a non-empty string, got {self.device!r}")
+        backend = self.backend or self.device.split(":", 1)[0]
+        object.__setattr__(self, "backend", backend)
+        cap = self.capability
+        if cap is not None:
+            if (
+                not isinstance(cap, (tuple, list))
+                or len(cap) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in cap)
+            ):
+                raise CapabilitiesError(f"capability must be a (major, minor) pair of ints, got {cap!r}")
+            object.__setattr__(self, "capability", (int(cap[0]), int(cap[1])))
+        if not isinstance(self.support, Mapping):
+            raise CapabilitiesError(f"support must be a mapping of precision to state, got {self.support!r}")
+        table: dict[str, Evidence] = {}
+        for key, value in self.support.items():
+            try:
+                name = _p.resolve(key, allow_auto=False)
+            except _p.UnknownPrecisionError as exc:
+                raise CapabilitiesError(f"support: {exc}") from None
+            table[name] = _evidence(value, f"support[{key!r}]")
+        object.__setattr__(self, "support", table)
+
+    # -- queries ---------------------------------------------------------
+    @property
+    def evidence(self) -> dict[str, Evidence]:
+        return dict(self.support)  # type: ignore[arg-type]
+
+    def of(self, precision: str) -> Evidence:
+        """The evidence for one precision (autocast precisions follow their compute type)."""
+        name = _p.resolve(precision, allow_auto=False)
+        if self.error:
+            return Evidence(Support.UNKNOWN, None, self.error)
+        table: dict[str, Evidence] = self.support  # type: ignore[assignment]
+        if name in table:
+            return table[name]
+        hw = _p.PRECISIONS[name].hardware
+        if hw in table and hw != name:
+            return table[hw]
+        return Evidence(Support.UNSUPPORTED, None, "not listed in the device's capabilities")
+
+    def support_of(self, precision: str) -> Support:
+        return self.of(precision).support
+
+    @property
+    def sm(self) -> str | None:
+        if self.capability is None:
+            return None
+        return f"sm_{self.capability[0]}{self.capability[1]}"
+
+    def label(self) -> str:
+        """``Tesla V100-SXM2-16GB (sm_70)`` or ``cpu``: how reasons name the device."""
+        base = self.name or self.device
+        if self.sm:
+            return f"{base} ({self.sm})"
+        return base
+
+    def summary_line(self) -> str:
+        """One line: device, torch version and each precision's support."""
+        who = self.label()
+        if self.profile:
+            who = f"simulating {self.profile} ({self.sm or self.backend}): {self.name or self.device}"
+        torch_part = f"torch {self.torch_version}" if self.torch_version else "torch ?"
+        if self.error:
+            return f"{who} [{torch_part}]: probe failed: {self.error}"
+        parts = []
+        for name in _p.PRECISIONS:
+            parts.append(f"{name} {self.support_of(name).value}")
+        return f"{who} [{torch_part}]: " + ", ".join(parts)
+
+    # -- JSON --------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "device": self.device,
+            "name": self.name,
+            "backend": self.backend,
+            "capability": list(self.capability) if self.capability else None,
+            "torch_version": self.torch_version,
+            "source": self.source,
+            "error": self.error,
+            "profile": self.profile,
+            "support": {k: v.to_json() for k, v in self.evidence.items()},
+            "extra": dict(self.extra),
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Capabilities:
+        """Rebuild from :meth:`to_json` output; raises :class:`CapabilitiesError`."""
+        if not isinstance(data, Mapping):
+            raise CapabilitiesError("capabilities must be a JSON object")
+        schema = data.get("schema", SCHEMA)
+        if schema != SCHEMA:
+            raise CapabilitiesError(f"unknown capabilities schema {schema!r} (expected {SCHEMA!r})")
+        if "device" not in data:
+            raise CapabilitiesError("capabilities: missing 'device'")
+        cap = data.get("capability")
+        if isinstance(cap, list):
+            cap = tuple(cap)
+        extra = data.get("extra") or {}
+        for key in ("name", "backend", "torch_version", "error", "profile"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise CapabilitiesError(f"capabilities: {key!r} must be a string")
+        return cls(
+            device=data["device"],
+            name=data.get("name"),
+            backend=data.get("backend"),
+            capability=cap,
+            support=data.get("support") or {},
+            torch_version=data.get("torch_version"),
+            source=str(data.get("source") or "hook"),
+            error=data.get("error"),
+            profile=data.get("profile"),
+            extra=extra if isinstance(extra, Mapping) else {},
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> Capabilities:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CapabilitiesError(f"not valid JSON: {exc}") from None
+        return cls.from_json(data)
+
+    def replace(self, **changes: Any) -> Capabilities:
+        data = {
+            "device": self.device, "name": self.name, "backend": self.backend,
+            "capability": self.capability, "support": self.support,
+            "torch_version": self.torch_version, "source": self.source,
+            "error": self.error, "profile": self.profile, "extra": self.extra,
+        }
+        data.update(changes)
+        return Capabilities(**data)
+
+
+# -- native vs emulated: hardware facts ---------------------------------------
+# A precision whose kernels ran in the probe is native when the hardware has
+# units for it, emulated otherwise.
+#
+# CUDA: bf16 and TF32 tensor cores arrived with Ampere, sm_80 (NVIDIA Ampere
+# architecture whitepaper; PyTorch's own `torch.cuda.is_bf16_supported` checks
+# `major >= 8` when including_emulation=False).  FP8 tensor cores arrived with
+# Ada (sm_89) and Hopper (sm_90); torch._scaled_mm raises below sm_89.  Native
+# fp16 arithmetic exists from sm_53 (CUDA C Programming Guide, "Arithmetic
+# Instructions" throughput table).
+_CUDA_MIN: dict[str, tuple[int, int]] = {
+    "bf16": (8, 0),
+    "tf32": (8, 0),
+    "fp8_e4m3": (8, 9),
+    "fp8_e5m2": (8, 9),
+    "fp16": (5, 3),
+    "fp32": (0, 0),
+    "fp64": (0, 0),
+}
+
+
+def cuda_support(precision: str, capability: tuple[int, int]) -> Support:
+    """Native or emulated, for kernels that ran on a CUDA device of this capability."""
+    hw = _p.PRECISIONS[_p.resolve(precision, allow_auto=False)].hardware
+    need = _CUDA_MIN.get(hw, (0, 0))
+    return Support.NATIVE if tuple(capability) >= need else Support.EMULATED
+
+
+# ROCm: bf16 matrix cores on CDNA2/3 (gfx90a, gfx94x, gfx95x) and RDNA3/4
+# (gfx11xx, gfx12xx) (AMD ROCm "precision support" documentation); fp8 on
+# gfx94x/gfx95x (MI300/MI350) and gfx12xx.
+def rocm_support(precision: str, arch: str) -> Support:
+    hw = _p.PRECISIONS[_p.resolve(precision, allow_auto=False)].hardware
+    arch = arch.split(":", 1)[0].lower()
+    bf16 = arch.startswith(("gfx90a", "gfx94", "gfx95", "gfx11", "gfx12"))
+    fp8 = arch.startswith(("gfx94", "gfx95", "gfx12"))
+    if hw == "bf16":
+        return Support.NATIVE if bf16 else Support.EMULATED
+    if hw.startswith("fp8"):
+        return Support.NATIVE if fp8 else Support.EMULATED
+    if hw == "tf32":
+        # hipBLASLt xf32 exists only on gfx94x
+        return Support.NATIVE if arch.startswith("gfx94") else Support.EMULATED
+    return Support.NATIVE
+
+
+# CPU: x86 bf16 dot products come with AVX512_BF16 (Cooper Lake) and AMX-BF16
+# (Sapphire Rapids); fp16 with AVX512_FP16 / AMX-FP16.  On Arm the `bf16` and
+# `fphp`/`asimdhp` feature flags in /proc/cpuinfo say the same.  oneDNN picks
+# these ISA paths; without them ATen converts to fp32 internally.
+def cpu_support(precision: str, flags: Iterable[str]) -> Support:
+    hw = _p.PRECISIONS[_p.resolve(precision, allow_auto=False)].hardware
+    f = {x.lower() for x in flags}
+    if hw in ("fp32", "fp64"):
+        return Support.NATIVE
+    if hw == "bf16":
+        return Support.NATIVE if f & {"avx512_bf16", "amx_bf16", "bf16", "sve_bf16"} else Support.EMULATED
+    if hw == "fp16":
+        return Support.NATIVE if f & {"avx512_fp16", "amx_fp16", "fphp", "asimdhp"} else Support.EMULATED
+    return Support.EMULATED  # tf32 and fp8 have no CPU units
+
+
+def native_hint(precision: str, backend: str | None) -> str | None:
+    """What native support for a precision needs on a backend, for skip reasons."""
+    hw = _p.PRECISIONS[_p.resolve(precision, allow_auto=False)].hardware
+    if backend == "cuda" and hw in _CUDA_MIN and _CUDA_MIN[hw] > (0, 0):
+        major, minor = _CUDA_MIN[hw]
+        return f"native {hw} needs sm_{major}{minor}+"
+    if backend == "mps" and hw == "bf16":
+        return "bf16 on MPS needs macOS 14+ on Apple silicon"
+    if backend == "mps" and hw == "fp64":
+        return "MPS has no float64"
+    if backend == "cpu" and hw == "bf16":
+        return "native bf16 on CPU needs AVX512-BF16 or AMX (x86) or the Arm bf16 extension"
+    if backend == "cpu" and hw == "fp16":
+        return "native fp16 on CPU needs AVX512-FP16 or AMX-FP16 (x86) or Arm fp16 arithmetic"
+    if backend == "cpu" and hw in ("tf32", "fp8_e4m3", "fp8_e5m2"):
+        return f"CPUs have no {hw} units"
+    return None

@@ -1,0 +1,212 @@
+"""Decide, for one test item, whether it runs, runs downgraded, is skipped or fails.
+
+Pure: ``decide`` takes a :class:`Request` (what the item asks for), the
+:class:`~pytest_dtypegate.capabilities.Capabilities` and the :class:`Settings`,
+and returns a frozen decision.  No pytest, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from . import precisions as _p
+from .capabilities import Capabilities, Support, native_hint
+
+__all__ = [
+    "ON_UNSUPPORTED",
+    "ALLOW_EMULATED",
+    "Decision",
+    "Downgrade",
+    "Fail",
+    "Request",
+    "Requirement",
+    "Run",
+    "Settings",
+    "Skip",
+    "decide",
+    "explain",
+    "usable",
+]
+
+ON_UNSUPPORTED = ("skip", "downgrade", "fail")
+ALLOW_EMULATED = ("auto", "true", "false")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One ``requires_*`` marker: a precision, optionally native only."""
+
+    precision: str
+    native: bool = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one test item asks of the device."""
+
+    precision: str | None = None  # the model_dtype parameter, canonical, or None
+    siblings: tuple[str, ...] = ()  # the item's whole model_dtype list
+    requires: tuple[Requirement, ...] = ()
+    min_capability: tuple[int, int] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.precision is None and not self.requires and self.min_capability is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    on_unsupported: str = "skip"
+    allow_emulated: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.on_unsupported not in ON_UNSUPPORTED:
+            raise ValueError(f"on_unsupported must be one of {', '.join(ON_UNSUPPORTED)}")
+        if self.allow_emulated not in ALLOW_EMULATED:
+            raise ValueError(f"allow_emulated must be one of {', '.join(ALLOW_EMULATED)}")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Run as requested; ``precision`` is what runs (``auto`` resolved)."""
+
+    precision: str | None
+    requested: str | None = None
+    support: Support | None = None
+    verdict: str = field(default="run", init=False)
+
+
+@dataclass(frozen=True)
+class Downgrade:
+    """Run in ``precision`` instead of ``requested``, which the device cannot run."""
+
+    precision: str
+    requested: str
+    reason: str
+    support: Support | None = None
+    verdict: str = field(default="downgrade", init=False)
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+    requested: str | None = None
+    kind: str = "unsupported"  # unsupported | emulated | duplicate | unknown | capability
+    verdict: str = field(default="skip", init=False)
+
+
+@dataclass(frozen=True)
+class Fail:
+    reason: str
+    requested: str | None = None
+    verdict: str = field(default="fail", init=False)
+
+
+Decision = Union[Run, Downgrade, Skip, Fail]
+
+
+def _emulated_ok(caps: Capabilities, settings: Settings) -> bool:
+    if settings.allow_emulated == "true":
+        return True
+    if settings.allow_emulated == "false":
+        return False
+    # auto: on the CPU every ATen kernel has bf16/fp16 variants and emulation is
+    # only slow; on an accelerator emulation means missing fused kernels.
+    return caps.backend == "cpu"
+
+
+def usable(precision: str, caps: Capabilities, settings: Settings, *, native: bool = False) -> bool:
+    """Whether ``precision`` may run on ``caps`` under ``settings``."""
+    state = caps.support_of(precision)
+    if state is Support.NATIVE:
+        return True
+    if state is Support.EMULATED:
+        return not native and _emulated_ok(caps, settings)
+    return False
+
+
+def explain(precision: str, caps: Capabilities, *, native: bool = False) -> str:
+    """``bf16 is emulated on Tesla V100-SXM2-16GB (sm_70): native bf16 needs sm_80+``."""
+    ev = caps.of(precision)
+    head = f"{precision} is {ev.support.value} on {caps.label()}"
+    if caps.profile:
+        head += f" [simulated: {caps.profile}]"
+    if ev.support is Support.UNKNOWN:
+        return f"{head}: {ev.message or 'the probe could not tell'}"
+    if ev.support is Support.UNSUPPORTED:
+        detail = ev.message or "no kernel"
+        if ev.op:
+            detail = f"{ev.op} raised {detail}"
+        hint = native_hint(precision, caps.backend)
+        return f"{head}: {detail}" + (f" ({hint})" if hint else "")
+    hint = native_hint(precision, caps.backend)
+    if ev.support is Support.EMULATED:
+        tail = hint or "no hardware units for it"
+        if native:
+            return f"{head}: {tail}; the test requires native {precision}"
+        return f"{head}: {tail}"
+    return head
+
+
+def _best_native(caps: Capabilities) -> str:
+    for name in _p.AUTO_ORDER:
+        if caps.support_of(name) is Support.NATIVE:
+            return name
+    return "fp32"
+
+
+def _kind(state: Support) -> str:
+    return {Support.EMULATED: "emulated", Support.UNKNOWN: "unknown"}.get(state, "unsupported")
+
+
+def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision:
+    """The policy: run / downgrade / skip / fail for one item."""
+    requested = request.precision
+    if caps.error:
+        return Skip(f"dtypegate could not probe {caps.device}: {caps.error}", requested, "unknown")
+
+    def refuse(reason: str, kind: str) -> Decision:
+        if settings.on_unsupported == "fail":
+            return Fail(reason, requested)
+        return Skip(reason, requested, kind)
+
+    if request.min_capability is not None:
+        major, minor = request.min_capability
+        need = f"sm_{major}{minor}+"
+        if caps.capability is None:
+            return refuse(
+                f"requires CUDA compute capability {need}; {caps.label()} ({caps.backend}) has none",
+                "capability",
+            )
+        if caps.capability < request.min_capability:
+            return refuse(f"requires compute capability {need}; {caps.label()} is {caps.sm}", "capability")
+
+    for req in request.requires:
+        if not usable(req.precision, caps, settings, native=req.native):
+            return refuse(explain(req.precision, caps, native=req.native), _kind(caps.support_of(req.precision)))
+
+    if requested is None:
+        return Run(None)
+    if requested == _p.AUTO:
+        best = _best_native(caps)
+        return Run(best, _p.AUTO, caps.support_of(best))
+    if usable(requested, caps, settings):
+        return Run(requested, requested, caps.support_of(requested))
+
+    reason = explain(requested, caps)
+    kind = _kind(caps.support_of(requested))
+    if settings.on_unsupported != "downgrade":
+        return refuse(reason, kind)
+    for candidate in _p.PRECISIONS[requested].fallback:
+        if not usable(candidate, caps, settings):
+            continue
+        if candidate in request.siblings:
+            return Skip(
+                f"{reason}; its fallback {candidate} already runs as this test's own "
+                f"[{candidate}] case, so the downgrade would duplicate it",
+                requested,
+                "duplicate",
+            )
+        return Downgrade(candidate, requested, reason, caps.support_of(candidate))
+    return Skip(f"{reason}; no fallback precision is usable either", requested, kind)
