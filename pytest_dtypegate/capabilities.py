@@ -171,10 +171,12 @@ class Capabilities:
         return f"sm_{self.capability[0]}{self.capability[1]}"
 
     def label(self) -> str:
-        """``Tesla V100-SXM2-16GB (sm_70)`` or ``cpu``: how reasons name the device."""
+        """``Tesla V100-SXM2-16GB (sm_70)``, ``AMD EPYC (cpu)`` or ``cpu``: how reasons name the device."""
         base = self.name or self.device
         if self.sm:
             return f"{base} ({self.sm})"
+        if self.name and self.name != self.device:
+            return f"{self.name} ({self.device})"
         return base
 
     def summary_line(self) -> str:

@@ -176,7 +176,7 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
         need = f"sm_{major}{minor}+"
         if caps.capability is None:
             return refuse(
-                f"requires CUDA compute capability {need}; {caps.label()} ({caps.backend}) has none",
+                f"requires CUDA compute capability {need}; {caps.label()} is not a CUDA device",
                 "capability",
             )
         if caps.capability < request.min_capability:

@@ -1,0 +1,738 @@
+"""pytest hooks for pytest-dtypegate: thin glue over the pure modules.
+
+Loading this module imports neither torch nor transformers; torch is imported
+only when a test that uses a marker or fixture of ours is set up.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import policy
+from . import precisions as _p
+from .capabilities import Capabilities, Support
+from .facts import PROPERTY, TestFacts, facts_from_properties
+
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+# -- options ------------------------------------------------------------------------
+# Each option is --dtypegate-X on the command line with an ini twin dtypegate_X;
+# both share one help text, and the command line wins.
+_HELP = {
+    "dtypes": "precisions model_dtype runs, e.g. 'bf16 fp16 fp32' (default: bf16 fp16 fp32)",
+    "on_unsupported": "what happens to a test whose precision the device cannot run: skip | downgrade | fail",
+    "allow_emulated": "run precisions the device only emulates: auto (on the CPU only) | true | false",
+    "device": "device to gate and run on: auto | cpu | cuda | cuda:N | mps | xpu | xpu:N",
+    "simulate": "behave as a simulated platform: a built-in profile name (see `dtypegate profiles`) or a file",
+    "audit": "record the precisions of the GEMM-family ops each test executes",
+    "strict": "fail a test that executed a GEMM in a precision the device cannot run natively without "
+    "declaring it (implies --dtypegate-audit)",
+    "report": "write the run's JSON report to this path",
+    "leg": "label of this run in the cross-run matrix (default: the device name or the profile)",
+    "probe_timeout": "seconds before the capability probe is abandoned (default 60)",
+    "check_finite": "fail a low-precision test whose model outputs contain NaN or inf",
+    "tolerance": "per-precision comparison tolerances, e.g. 'bf16:2e-2,1e-3 fp16:1e-3,1e-5'",
+}
+_BOOL = ("audit", "strict", "check_finite")
+_CHOICES = {
+    "on_unsupported": policy.ON_UNSUPPORTED,
+    "allow_emulated": policy.ALLOW_EMULATED,
+}
+
+MARKERS = (
+    "requires_bf16: run only where bf16 is usable on the gated device (see dtypegate_allow_emulated)",
+    "requires_fp16: run only where fp16 is usable on the gated device",
+    "requires_tf32: run only where TF32 matmul is usable on the gated device",
+    "requires_fp8: run only where fp8 (e4m3) is usable on the gated device",
+    "requires_dtype(*names, native=False): run only where every named precision is usable "
+    "(native=True: only where it is native)",
+    "requires_capability(major, minor=0): run only on a CUDA device of at least this compute capability",
+    "dtypes(*names): the precisions model_dtype runs for this test, class or module",
+    "dtype_tolerance(**precision_to_rtol_atol): override model_precision.rtol/atol, e.g. bf16=(2e-2, 1e-3)",
+)
+_OUR_MARKERS = frozenset(m.split(":")[0].split("(")[0] for m in MARKERS)
+_SHORTHAND = {"requires_bf16": "bf16", "requires_fp16": "fp16", "requires_tf32": "tf32", "requires_fp8": "fp8_e4m3"}
+_FIXTURES = frozenset(("model_dtype", "model_precision", "dtypegate_capabilities"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dtypegate", "precision gating for PyTorch model tests (pytest-dtypegate)")
+    for name, text in _HELP.items():
+        flag = "--dtypegate-" + name.replace("_", "-")
+        if name in _BOOL:
+            group.addoption(flag, action="store_true", default=None, dest=f"dtypegate_{name}", help=text)
+            parser.addini(f"dtypegate_{name}", text, type="bool", default=False)
+        else:
+            group.addoption(flag, action="store", default=None, dest=f"dtypegate_{name}", help=text)
+            parser.addini(f"dtypegate_{name}", text, default=None)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+# -- state ----------------------------------------------------------------------------
+@dataclass
+class Options:
+    dtypes: tuple[str, ...] = _p.DEFAULT_DTYPES
+    settings: policy.Settings = field(default_factory=policy.Settings)
+    device: str = "auto"
+    simulate: str | None = None
+    audit: bool = False
+    strict: bool = False
+    report: str | None = None
+    leg: str | None = None
+    probe_timeout: float = 60.0
+    check_finite: bool = False
+    tolerance: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
+    """An option's value and where it came from (command line beats ini)."""
+    cli = config.getoption(f"dtypegate_{name}")
+    if cli is not None:
+        return cli, "--dtypegate-" + name.replace("_", "-")
+    value = config.getini(f"dtypegate_{name}")
+    where = f"ini option dtypegate_{name}"
+    if config.inipath is not None:
+        where += f" in {config.inipath.name}"
+    return value, where
+
+
+def read_options(config: pytest.Config) -> Options:
+    """Read and validate every option; a bad value is a UsageError naming it, its origin and the choices."""
+    opts = Options()
+    value, where = _raw(config, "dtypes")
+    if value:
+        try:
+            opts.dtypes = _p.parse_list(str(value))
+        except _p.UnknownPrecisionError as exc:
+            raise pytest.UsageError(f"dtypegate: {exc} (from {where})") from None
+        except ValueError:
+            raise pytest.UsageError(f"dtypegate: no precision given (from {where})") from None
+    choices: dict[str, str] = {}
+    for name, valid in _CHOICES.items():
+        value, where = _raw(config, name)
+        text = str(value).strip().lower() if value else valid[0]
+        if text not in valid:
+            raise pytest.UsageError(
+                f"dtypegate: invalid {name} {value!r} (from {where}); valid choices: {', '.join(valid)}"
+            )
+        choices[name] = text
+    opts.settings = policy.Settings(choices["on_unsupported"], choices["allow_emulated"])
+    value, where = _raw(config, "device")
+    if value:
+        from .probe import DeviceError, validate_device
+
+        try:
+            opts.device = validate_device(str(value))
+        except DeviceError as exc:
+            raise pytest.UsageError(f"dtypegate: {exc} (from {where})") from None
+    value, where = _raw(config, "probe_timeout")
+    if value not in (None, ""):
+        try:
+            opts.probe_timeout = float(value)
+            if not opts.probe_timeout > 0:
+                raise ValueError
+        except ValueError:
+            raise pytest.UsageError(
+                f"dtypegate: invalid probe_timeout {value!r} (from {where}); give a positive number of seconds"
+            ) from None
+    value, where = _raw(config, "tolerance")
+    if value:
+        from .tolerances import parse_ini
+
+        try:
+            opts.tolerance = parse_ini(str(value))
+        except ValueError as exc:
+            raise pytest.UsageError(f"dtypegate: invalid tolerance (from {where}): {exc}") from None
+    for name in _BOOL:
+        value, _ = _raw(config, name)
+        setattr(opts, name, bool(value))
+    if opts.strict:
+        opts.audit = True
+    for name in ("simulate", "report", "leg"):
+        value, _ = _raw(config, name)
+        setattr(opts, name, str(value).strip() if value else None)
+    return opts
+
+
+class State:
+    """Per-session state, stashed on the config."""
+
+    def __init__(self, config: pytest.Config, options: Options, profile: Profile | None) -> None:
+        self.config = config
+        self.options = options
+        self.profile = profile
+        self._capabilities: Capabilities | None = None
+        self._device: str | None = None
+        self.session_id = uuid.uuid4().hex
+        self.needed = False  # some collected item uses a marker or fixture of ours
+        self.torch_missing = importlib.util.find_spec("torch") is None
+        self.results: dict[str, TestFacts] = {}  # nodeid -> facts (controller side)
+        self.outcomes: dict[str, str] = {}
+        self.reports: list[pytest.TestReport] = []
+        self.worker_capabilities: dict[str, Any] | None = None
+
+    # the capabilities of the gated device, resolved once ---------------------------
+    @property
+    def resolved(self) -> Capabilities | None:
+        return self._capabilities
+
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is None:
+            self._capabilities = self._resolve()
+        return self._capabilities
+
+    def _resolve(self) -> Capabilities:
+        if self.profile is not None:
+            return self.profile.capabilities
+        hooked = self.config.hook.pytest_dtypegate_probe(config=self.config, device=self.options.device)
+        if hooked is not None:
+            if not isinstance(hooked, Capabilities):
+                raise pytest.UsageError(
+                    "dtypegate: a pytest_dtypegate_probe hook returned "
+                    f"{type(hooked).__name__} ({hooked!r:.80}); it must return "
+                    "pytest_dtypegate.Capabilities or None"
+                )
+            return hooked
+        if self.torch_missing:
+            return Capabilities(device=self.options.device, source="probe", error="torch is not installed")
+        return self._probe(self.device())
+
+    def device(self) -> str:
+        """The device tests run on (``model_device``); an absent explicit device stops the session."""
+        if self._device is None:
+            from .probe import DeviceError, resolve_device
+
+            try:
+                self._device = resolve_device(self.options.device)
+            except DeviceError as exc:
+                pytest.exit(f"dtypegate: {exc} (from --dtypegate-device / dtypegate_device)", returncode=4)
+        return self._device
+
+    def _probe(self, device: str) -> Capabilities:
+        from .cache import probe_cached
+
+        return probe_cached(self.config, device, self.options.probe_timeout, self._shared_session_id())
+
+    def _shared_session_id(self) -> str:
+        workerinput = getattr(self.config, "workerinput", None)
+        if isinstance(workerinput, dict) and "dtypegate_session" in workerinput:
+            return str(workerinput["dtypegate_session"])
+        return self.session_id
+
+
+STATE = pytest.StashKey[State]()
+DECISION = pytest.StashKey[policy.Decision]()
+FACTS = pytest.StashKey[TestFacts]()
+REQUEST = pytest.StashKey[policy.Request]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    options = read_options(config)
+    profile = None
+    if options.simulate:
+        from .profiles import ProfileError, load
+
+        try:
+            profile = load(options.simulate)
+        except ProfileError as exc:
+            raise pytest.UsageError(f"dtypegate: {exc}") from None
+    state = State(config, options, profile)
+    config.stash[STATE] = state
+    config.pluginmanager.register(Collector(state), "dtypegate-collector")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(state), "dtypegate-xdist")
+
+
+# -- markers ----------------------------------------------------------------------------
+class MarkerError(ValueError):
+    pass
+
+
+def _precision_arg(marker: str, value: Any) -> str:
+    try:
+        return _p.resolve(value, allow_auto=False)
+    except _p.UnknownPrecisionError as exc:
+        raise MarkerError(f"@{marker}: {exc}") from None
+
+
+def parse_markers(node: pytest.Item | Any) -> tuple[tuple[policy.Requirement, ...], tuple[int, int] | None]:
+    """The requires_* markers on a test (its own, its class's and its module's)."""
+    requires: list[policy.Requirement] = []
+    min_cap: tuple[int, int] | None = None
+    for mark in node.iter_markers():
+        name = mark.name
+        if name not in _OUR_MARKERS:
+            continue
+        if name in _SHORTHAND:
+            if mark.args or mark.kwargs:
+                raise MarkerError(f"@{name} takes no arguments, got {mark.args or mark.kwargs!r}")
+            requires.append(policy.Requirement(_SHORTHAND[name]))
+        elif name == "requires_dtype":
+            extra = set(mark.kwargs) - {"native"}
+            if extra:
+                raise MarkerError(f"@requires_dtype got unexpected keyword(s) {', '.join(sorted(extra))}")
+            native = mark.kwargs.get("native", False)
+            if not isinstance(native, bool):
+                raise MarkerError(f"@requires_dtype: native must be True or False, got {native!r}")
+            if not mark.args:
+                raise MarkerError("@requires_dtype needs at least one precision name")
+            for arg in mark.args:
+                requires.append(policy.Requirement(_precision_arg(name, arg), native))
+        elif name == "requires_capability":
+            args = list(mark.args) + [mark.kwargs[k] for k in ("major", "minor") if k in mark.kwargs]
+            extra = set(mark.kwargs) - {"major", "minor"}
+            if extra or not 1 <= len(args) <= 2 or not all(
+                isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in args
+            ):
+                raise MarkerError(
+                    "@requires_capability expects integers (major, minor=0), e.g. requires_capability(8, 0); "
+                    f"got {', '.join(repr(a) for a in mark.args)}"
+                    + (f" {mark.kwargs!r}" if mark.kwargs else "")
+                )
+            cap = (args[0], args[1] if len(args) > 1 else 0)
+            if min_cap is None or cap > min_cap:
+                min_cap = cap
+    return tuple(dict.fromkeys(requires)), min_cap
+
+
+def _dtypes_for(definition: Any, default: tuple[str, ...]) -> tuple[str, ...]:
+    mark = definition.get_closest_marker("dtypes")
+    if mark is None:
+        return default
+    if mark.kwargs:
+        raise MarkerError(f"@dtypes takes precision names only, got keywords {', '.join(mark.kwargs)}")
+    if not mark.args:
+        raise MarkerError("@dtypes needs at least one precision name")
+    out: list[str] = []
+    for arg in mark.args:
+        try:
+            name = _p.resolve(arg)
+        except _p.UnknownPrecisionError as exc:
+            raise MarkerError(f"@dtypes: {exc}") from None
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _user_parametrized(metafunc: pytest.Metafunc) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if "model_dtype" in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    uses_fixture = "model_dtype" in metafunc.fixturenames
+    ours = any(m.name in _OUR_MARKERS for m in metafunc.definition.iter_markers())
+    if not uses_fixture and not ours:
+        return
+    state = metafunc.config.stash[STATE]
+    try:
+        parse_markers(metafunc.definition)
+        names = _dtypes_for(metafunc.definition, state.options.dtypes)
+        if metafunc.definition.get_closest_marker("dtype_tolerance") is not None:
+            _tolerance_marker(metafunc.definition)
+    except MarkerError as exc:
+        pytest.fail(f"In {metafunc.definition.nodeid}: {exc}", pytrace=False)
+    if uses_fixture and not _user_parametrized(metafunc):
+        metafunc.parametrize("model_dtype", list(names), ids=list(names), indirect=True)
+
+
+def _tolerance_marker(node: Any) -> dict[str, tuple[float, float]] | None:
+    mark = node.get_closest_marker("dtype_tolerance")
+    if mark is None:
+        return None
+    from .tolerances import parse_marker
+
+    try:
+        return parse_marker(mark.args, mark.kwargs)
+    except ValueError as exc:
+        raise MarkerError(f"@dtype_tolerance: {exc}") from None
+
+
+def _request_for(item: pytest.Item, state: State) -> policy.Request | None:
+    fixturenames = getattr(item, "fixturenames", ())
+    uses = any(name in _FIXTURES for name in fixturenames)
+    has_marker = any(m.name in _OUR_MARKERS for m in item.iter_markers())
+    if not uses and not has_marker:
+        return None
+    requires, min_cap = parse_markers(item)
+    precision: str | None = None
+    siblings: tuple[str, ...] = ()
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "model_dtype" in callspec.params:
+        try:
+            precision = _p.resolve(callspec.params["model_dtype"])
+        except _p.UnknownPrecisionError as exc:
+            raise MarkerError(str(exc)) from None
+        definition = getattr(item, "definition", item)
+        siblings = _dtypes_for(definition, state.options.dtypes)
+    return policy.Request(precision, siblings, requires, min_cap)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    for item in items:
+        try:
+            request = _request_for(item, state)
+        except MarkerError:
+            continue  # reported at setup
+        if request is not None:
+            item.stash[REQUEST] = request
+            state.needed = True
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
+    state = config.stash[STATE]
+    if not state.needed or config.option.collectonly:
+        return None
+    return "dtypegate: " + state.capabilities().summary_line()
+
+
+# -- setup: decide ------------------------------------------------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash[STATE]
+    request = item.stash.get(REQUEST, None)
+    if request is None:
+        return
+    caps = state.capabilities()
+    facts = TestFacts(requested=request.precision)
+    facts.requires = [("native:" if r.native else "") + r.precision for r in request.requires]
+    decision: policy.Decision | None = item.config.hook.pytest_dtypegate_decide(
+        config=item.config, item=item, request=request, capabilities=caps
+    )
+    if decision is None:
+        if state.torch_missing and caps.error == "torch is not installed":
+            decision = policy.Skip("torch is not installed", request.precision, "unknown")
+        else:
+            decision = policy.decide(request, caps, state.options.settings)
+    elif not isinstance(decision, (policy.Run, policy.Downgrade, policy.Skip, policy.Fail)):
+        pytest.fail(
+            f"dtypegate: pytest_dtypegate_decide returned {type(decision).__name__}; "
+            "it must return a Run, Downgrade, Skip or Fail from pytest_dtypegate.policy, or None",
+            pytrace=False,
+        )
+    item.stash[DECISION] = decision
+    facts.decision = decision.verdict
+    if isinstance(decision, (policy.Run, policy.Downgrade)):
+        facts.precision = decision.precision
+        facts.support = decision.support.value if decision.support else None
+        if isinstance(decision, policy.Downgrade):
+            facts.downgraded_from = decision.requested
+            facts.reason = decision.reason
+    else:
+        facts.reason = decision.reason
+        if isinstance(decision, policy.Skip):
+            facts.skip_kind = decision.kind
+    item.stash[FACTS] = facts
+    item.user_properties.append((PROPERTY, facts.dumps()))
+    if isinstance(decision, policy.Skip):
+        pytest.skip(decision.reason)
+    if isinstance(decision, policy.Fail):
+        pytest.fail(decision.reason, pytrace=False)
+
+
+# -- fixtures ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelPrecision:
+    """What ``model_precision`` gives a test: the precision that runs and why."""
+
+    name: str
+    requested: str
+    dtype: Any
+    downgraded_from: str | None
+    support: Support | None
+    rtol: float
+    atol: float
+    device: str
+
+    @property
+    def autocast(self) -> bool:
+        return _p.PRECISIONS[self.name].autocast is not None
+
+
+def _state(request: pytest.FixtureRequest) -> State:
+    return request.config.stash[STATE]
+
+
+def _need_torch(state: State) -> None:
+    if state.torch_missing:
+        pytest.skip("torch is not installed")
+
+
+@pytest.fixture
+def model_device(request: pytest.FixtureRequest) -> str:
+    """The device the test's tensors go on (``cuda:0``, ``mps``, ``cpu`` ...)."""
+    state = _state(request)
+    _need_torch(state)
+    return state.device()
+
+
+@pytest.fixture
+def model_dtype(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The ``torch.dtype`` this test runs in (parametrized over the precision list)."""
+    state = _state(request)
+    _need_torch(state)
+    record = _model_precision(request, state)
+    request.node.stash[_RECORD] = record
+    from .tolerances import precision_context
+
+    with precision_context(record.name, record.device):
+        yield record.dtype
+
+
+_RECORD = pytest.StashKey[ModelPrecision]()
+
+
+def _model_precision(request: pytest.FixtureRequest, state: State) -> ModelPrecision:
+    item = request.node
+    decision = item.stash.get(DECISION, None)
+    requested = _p.resolve(getattr(request, "param", "fp32"))
+    if isinstance(decision, (policy.Run, policy.Downgrade)) and decision.precision:
+        name = decision.precision
+        downgraded = decision.requested if isinstance(decision, policy.Downgrade) else None
+        support = decision.support
+    else:
+        name = requested if requested != _p.AUTO else "fp32"
+        downgraded, support = None, None
+    rtol, atol = _tolerances(item, state, name)
+    return ModelPrecision(
+        name=name,
+        requested=requested,
+        dtype=_p.torch_dtype(name),
+        downgraded_from=downgraded,
+        support=support,
+        rtol=rtol,
+        atol=atol,
+        device=state.device(),
+    )
+
+
+def _tolerances(item: Any, state: State, name: str) -> tuple[float, float]:
+    from .tolerances import resolve
+
+    try:
+        marker = _tolerance_marker(item)
+    except MarkerError as exc:
+        pytest.fail(f"In {item.nodeid}: {exc}", pytrace=False)
+    return resolve(name, marker, state.options.tolerance)
+
+
+@pytest.fixture
+def model_precision(request: pytest.FixtureRequest, model_dtype: Any) -> ModelPrecision:
+    """The resolved precision record: ``.name``, ``.requested``, ``.dtype``, ``.downgraded_from`` ..."""
+    return request.node.stash[_RECORD]
+
+
+@pytest.fixture(scope="session")
+def dtypegate_capabilities(request: pytest.FixtureRequest) -> Capabilities:
+    """The gated device's capabilities, as the policy sees them."""
+    return _state(request).capabilities()
+
+
+# -- call: interception, audit, numerical health -------------------------------------------------
+def _declared(item: pytest.Item) -> set[str]:
+    out: set[str] = {"fp32", "fp64"}
+    request = item.stash.get(REQUEST, None)
+    decision = item.stash.get(DECISION, None)
+    if request is not None:
+        out.update(r.precision for r in request.requires)
+    if isinstance(decision, (policy.Run, policy.Downgrade)) and decision.precision:
+        out.add(decision.precision)
+        out.add(_p.PRECISIONS[decision.precision].hardware)
+    return out
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    state = item.config.stash[STATE]
+    opts = state.options
+    if state.profile is None and not opts.audit and not opts.check_finite:
+        return (yield)
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        interceptor = None
+        if state.profile is not None or opts.audit:
+            from .simulate import Interceptor
+
+            interceptor = stack.enter_context(Interceptor(state.profile, audit=opts.audit))
+        watch = None
+        decision = item.stash.get(DECISION, None)
+        if opts.check_finite and isinstance(decision, (policy.Run, policy.Downgrade)) and decision.precision:
+            from .finite import FiniteWatch
+
+            watch = stack.enter_context(FiniteWatch(decision.precision))
+        result = yield
+    facts = item.stash.get(FACTS, None)
+    if interceptor is not None and opts.audit:
+        executed = [f"{op}:{prec}" for op, prec in interceptor.executed]
+        if facts is None:
+            facts = TestFacts(decision="none")
+            item.stash[FACTS] = facts
+        facts.audit = executed
+        item.user_properties.append((PROPERTY, facts.dumps()))
+        if opts.strict:
+            _strict_check(item, state, interceptor.executed)
+    if watch is not None and watch.finding is not None:
+        if facts is not None:
+            facts.category = "nonfinite"
+            facts.error_precision = decision.precision if decision else None  # type: ignore[union-attr]
+            item.user_properties.append((PROPERTY, facts.dumps()))
+        pytest.fail(watch.finding.message(), pytrace=False)
+    return result
+
+
+def _strict_check(item: pytest.Item, state: State, executed: list[tuple[str, str]]) -> None:
+    caps = state.capabilities()
+    declared = _declared(item)
+    for op, precision in executed:
+        if precision in declared:
+            continue
+        support = caps.support_of(precision)
+        if support is Support.NATIVE:
+            continue
+        facts = item.stash.get(FACTS, None)
+        if facts is not None:
+            facts.category = "undeclared"
+            facts.error_precision = precision
+            item.user_properties.append((PROPERTY, facts.dumps()))
+        pytest.fail(
+            f"dtypegate strict: {op} ran in {precision}, which is {support.value} on {caps.label()}, "
+            f"but the test does not declare {precision}. Declare it (@requires_dtype('{precision}') or take "
+            "the precision from model_dtype) so the gate can skip or downgrade it where it cannot run.",
+            pytrace=False,
+        )
+
+
+# -- report ------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    state = item.config.stash[STATE]
+    if report.skipped and call.when == "setup" and isinstance(item.stash.get(DECISION, None), policy.Skip):
+        # show the test's own location, not this plugin's, in -rs
+        path, line, _ = item.location
+        decision = item.stash[DECISION]
+        assert isinstance(decision, policy.Skip)
+        report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {decision.reason}")
+    if report.failed and call.excinfo is not None and call.when in ("setup", "call"):
+        _explain_failure(item, state, call, report)
+    return report
+
+
+def _explain_failure(item: pytest.Item, state: State, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    from . import errors
+
+    exc = call.excinfo.value if call.excinfo else None
+    if exc is None or isinstance(exc, pytest.fail.Exception):
+        return
+    classification = None
+    for text in errors.exception_text(exc):
+        classification = item.config.hook.pytest_dtypegate_classify_error(config=item.config, text=text)
+        if classification is not None:
+            break
+    if classification is None:
+        classification = errors.classify(exc)
+    if classification is None:
+        return
+    caps = state.resolved or (state.capabilities() if not state.torch_missing else None)
+    decision = item.stash.get(DECISION, None)
+    request = item.stash.get(REQUEST, None)
+    declared = classification.precision in _declared(item) if request is not None else False
+    probe_usable = bool(
+        caps is not None
+        and classification.precision
+        and policy.usable(classification.precision, caps, state.options.settings)
+    )
+    text = errors.format_section(
+        classification,
+        capabilities=caps,
+        declared=declared,
+        probe_usable=probe_usable,
+        on_unsupported=state.options.settings.on_unsupported,
+        requested=request.precision if request else None,
+    )
+    report.sections.append(("dtypegate", text))
+    facts = item.stash.get(FACTS, None) or TestFacts(decision=decision.verdict if decision else "none")
+    facts.category = classification.category
+    facts.error_precision = classification.precision
+    item.stash[FACTS] = facts
+    report.user_properties.append((PROPERTY, facts.dumps()))
+
+
+class Collector:
+    """Gathers every test report (on the xdist controller too) for the summary and the JSON report."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        facts = facts_from_properties(report.user_properties)
+        if facts is not None:
+            state.results[report.nodeid] = facts
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            state.outcomes[report.nodeid] = report.outcome
+        elif report.when == "teardown" and report.failed:
+            state.outcomes[report.nodeid] = "error"
+        state.reports.append(report)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        from .summary import summary_lines
+
+        state = self.state
+        caps = state.resolved
+        if caps is None and state.worker_capabilities:
+            caps = Capabilities.from_json(state.worker_capabilities)
+        lines = summary_lines(caps, state.results, state.outcomes)
+        if not lines:
+            return
+        terminalreporter.write_sep("-", "dtypegate")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+# -- xdist ------------------------------------------------------------------------------
+class XdistHooks:
+    """Registered only when pytest-xdist is present."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # one probe for the whole run: workers share the controller's session id,
+        # and the first worker that needs the probe runs it under a cache lock
+        node.workerinput["dtypegate_session"] = self.state.session_id
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get("dtypegate_capabilities")
+        if data and self.state.worker_capabilities is None:
+            self.state.worker_capabilities = data
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        caps = self.state.resolved
+        if workeroutput is not None and caps is not None:
+            workeroutput["dtypegate_capabilities"] = caps.to_json()
+
+
