@@ -204,6 +204,13 @@ class State:
                     f"{type(hooked).__name__} ({hooked!r:.80}); it must return "
                     "pytest_dtypegate.Capabilities or None"
                 )
+            if hooked.torch_version is None and not self.torch_missing:
+                from importlib.metadata import PackageNotFoundError, version
+
+                try:
+                    hooked = hooked.replace(torch_version=version("torch"))
+                except PackageNotFoundError:
+                    pass
             return hooked
         if self.torch_missing:
             return Capabilities(device=self.options.device, source="probe", error="torch is not installed")
@@ -635,7 +642,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         assert isinstance(decision, policy.Skip)
         report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {decision.reason}")
     if report.failed and call.excinfo is not None and call.when in ("setup", "call"):
-        _explain_failure(item, state, call, report)
+        try:
+            _explain_failure(item, state, call, report)
+        except Exception as exc:  # never turn a test failure into an INTERNALERROR
+            report.sections.append(
+                ("dtypegate", f"dtypegate could not explain this failure: {type(exc).__name__}: {exc}")
+            )
     return report
 
 
