@@ -184,8 +184,10 @@ class Capabilities:
         who = self.label()
         if self.profile:
             who = f"simulating {self.profile} ({self.sm or self.backend}): {self.name or self.device}"
-        torch_part = f"torch {self.torch_version}" if self.torch_version else "torch ?"
+        torch_part = f"torch {self.torch_version}" if self.torch_version else "torch version unknown"
         if self.error:
+            if not self.torch_version:
+                return f"{who}: probe failed: {self.error}"
             return f"{who} [{torch_part}]: probe failed: {self.error}"
         parts = []
         for name in _p.PRECISIONS:

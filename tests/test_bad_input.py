@@ -1,0 +1,121 @@
+"""Bad input from a user gets a clear message and a proper exit code, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _usage_error(result: pytest.RunResult, *lines: str) -> None:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(list(lines))
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_unknown_precision_on_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a():\n    pass\n")
+    result = pytester.runpytest("--dtypegate-dtypes=bf16,fp17")
+    _usage_error(
+        result,
+        "ERROR: dtypegate: unknown precision 'fp17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, "
+        "fp64, amp_bf16, amp_fp16, auto (from --dtypegate-dtypes)",
+    )
+
+
+def test_unknown_precision_in_the_ini_names_the_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndtypegate_dtypes = bf16 bfloat17\n")
+    pytester.makepyfile("def test_a():\n    pass\n")
+    _usage_error(
+        pytester.runpytest(),
+        "ERROR: dtypegate: unknown precision 'bfloat17'; valid names: * (from ini option dtypegate_dtypes in tox.ini)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dtypegate-on-unsupported=ignore"],
+         "ERROR: dtypegate: invalid on_unsupported 'ignore' (from --dtypegate-on-unsupported); "
+         "valid choices: skip, downgrade, fail"),
+        (["--dtypegate-allow-emulated=sometimes"],
+         "ERROR: dtypegate: invalid allow_emulated 'sometimes' (from --dtypegate-allow-emulated); "
+         "valid choices: auto, true, false"),
+        (["--dtypegate-device=gpu0"],
+         "ERROR: dtypegate: invalid device 'gpu0'; valid forms: auto, cpu, cuda, cuda:N, mps, xpu, xpu:N "
+         "(from --dtypegate-device)"),
+        (["--dtypegate-probe-timeout=soon"],
+         "ERROR: dtypegate: invalid probe_timeout 'soon' (from --dtypegate-probe-timeout); "
+         "give a positive number of seconds"),
+        (["--dtypegate-dtypes= , "], "ERROR: dtypegate: no precision given (from --dtypegate-dtypes)"),
+    ],
+)
+def test_bad_option_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile("def test_a():\n    pass\n")
+    _usage_error(pytester.runpytest(*args), message)
+
+
+def test_bad_ini_choice_names_the_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndtypegate_on_unsupported = downgrad\n")
+    pytester.makepyfile("def test_a():\n    pass\n")
+    _usage_error(
+        pytester.runpytest(),
+        "ERROR: dtypegate: invalid on_unsupported 'downgrad' (from ini option dtypegate_on_unsupported in tox.ini); "
+        "valid choices: skip, downgrade, fail",
+    )
+
+
+@pytest.mark.parametrize(
+    ("decorator", "message"),
+    [
+        ('@pytest.mark.dtypes("bf16", "fp17")',
+         "In test_bad.py::test_a: @dtypes: unknown precision 'fp17'; valid names: *"),
+        ('@pytest.mark.requires_dtype("bf17")',
+         "In test_bad.py::test_a: @requires_dtype: unknown precision 'bf17'; valid names: *"),
+        ('@pytest.mark.requires_capability("8")',
+         "In test_bad.py::test_a: @requires_capability expects integers (major, minor=0), "
+         "e.g. requires_capability(8, 0); got '8'"),
+        ("@pytest.mark.requires_capability(8, 0, 1)",
+         "In test_bad.py::test_a: @requires_capability expects integers (major, minor=0), *got 8, 0, 1"),
+        ('@pytest.mark.requires_bf16("fast")', "In test_bad.py::test_a: @requires_bf16 takes no arguments, got ('fast',)"),
+        ("@pytest.mark.requires_dtype()", "In test_bad.py::test_a: @requires_dtype needs at least one precision name"),
+        ('@pytest.mark.requires_dtype("bf16", native="yes")',
+         "In test_bad.py::test_a: @requires_dtype: native must be True or False, got 'yes'"),
+        ("@pytest.mark.dtypes()", "In test_bad.py::test_a: @dtypes needs at least one precision name"),
+    ],
+)
+def test_bad_marker_arguments_are_a_collection_error_naming_the_test(
+    pytester: pytest.Pytester, decorator: str, message: str
+) -> None:
+    pytester.makepyfile(test_bad=f"import pytest\n\n{decorator}\ndef test_a(model_dtype):\n    pass\n\n"
+                                 "def test_fine():\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting test_bad.py*", message])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_hook_returning_something_else_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_dtypegate_probe(config, device):
+            return {"device": "cuda:0", "bf16": "native"}
+        """
+    )
+    pytester.makepyfile("import pytest\n\n@pytest.mark.requires_bf16\ndef test_a():\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert (
+        "dtypegate: a pytest_dtypegate_probe hook returned dict ({'device': 'cuda:0', 'bf16': 'native'}); "
+        "it must return pytest_dtypegate.Capabilities or None"
+    ) in out
+    assert "Traceback" not in out
+
+
+def test_absent_explicit_device_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("torch")
+    pytester.makepyfile("def test_a(model_dtype):\n    pass\n")
+    result = pytester.runpytest("--dtypegate-device=cuda:3")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert "dtypegate: device 'cuda:3' is not available here: torch " in out
+    assert "(from --dtypegate-device / dtypegate_device)" in out
