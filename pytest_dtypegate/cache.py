@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +31,7 @@ def file_lock(path: Path, timeout: float) -> Iterator[bool]:
     locked = False
     try:
         deadline = time.monotonic() + timeout
-        try:
-            import fcntl
-        except ImportError:  # Windows
+        if sys.platform == "win32":
             import msvcrt
 
             while True:
@@ -45,6 +44,8 @@ def file_lock(path: Path, timeout: float) -> Iterator[bool]:
                         break
                     time.sleep(0.1)
         else:
+            import fcntl
+
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

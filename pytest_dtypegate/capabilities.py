@@ -6,6 +6,7 @@ user's ``pytest_dtypegate_probe`` hook all produce a :class:`Capabilities`.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Iterable, Mapping
@@ -146,7 +147,7 @@ class Capabilities:
     # -- queries ---------------------------------------------------------
     @property
     def evidence(self) -> dict[str, Evidence]:
-        return dict(self.support)  # type: ignore[arg-type]
+        return dict(self.support)
 
     def of(self, precision: str) -> Evidence:
         """The evidence for one precision (autocast precisions follow their compute type)."""
@@ -252,14 +253,7 @@ class Capabilities:
         return cls.from_json(data)
 
     def replace(self, **changes: Any) -> Capabilities:
-        data = {
-            "device": self.device, "name": self.name, "backend": self.backend,
-            "capability": self.capability, "support": self.support,
-            "torch_version": self.torch_version, "source": self.source,
-            "error": self.error, "profile": self.profile, "extra": self.extra,
-        }
-        data.update(changes)
-        return Capabilities(**data)
+        return dataclasses.replace(self, **changes)
 
 
 # -- native vs emulated: hardware facts ---------------------------------------

@@ -14,8 +14,8 @@ from . import precisions as _p
 from .capabilities import Capabilities, Support, native_hint
 
 __all__ = [
-    "ON_UNSUPPORTED",
     "ALLOW_EMULATED",
+    "ON_UNSUPPORTED",
     "Decision",
     "Downgrade",
     "Fail",

@@ -31,8 +31,8 @@ from .capabilities import (
 
 __all__ = [
     "DEVICE_PATTERN",
-    "DeviceError",
     "PROBED",
+    "DeviceError",
     "cache_key",
     "probe_here",
     "resolve_device",

@@ -5,7 +5,13 @@ import json
 import pytest
 
 from pytest_dtypegate import Capabilities, Support
-from pytest_dtypegate.capabilities import CapabilitiesError, cpu_support, cuda_support, native_hint, rocm_support
+from pytest_dtypegate.capabilities import (
+    CapabilitiesError,
+    cpu_support,
+    cuda_support,
+    native_hint,
+    rocm_support,
+)
 
 
 def v100() -> Capabilities:

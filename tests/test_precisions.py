@@ -38,7 +38,7 @@ def test_unknown_name_lists_valid_names() -> None:
     )
     with pytest.raises(P.UnknownPrecisionError, match="unknown precision 3"):
         P.resolve(3)
-    with pytest.raises(P.UnknownPrecisionError, match="valid names: .*amp_fp16$"):
+    with pytest.raises(P.UnknownPrecisionError, match=r"valid names: .*amp_fp16$"):
         P.resolve("auto", allow_auto=False)
 
 
