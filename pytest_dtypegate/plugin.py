@@ -7,6 +7,7 @@ only when a test that uses a marker or fixture of ours is set up.
 from __future__ import annotations
 
 import importlib.util
+import os
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -182,6 +183,8 @@ class State:
         self.outcomes: dict[str, str] = {}
         self.reports: list[pytest.TestReport] = []
         self.worker_capabilities: dict[str, Any] | None = None
+        self.document: dict[str, Any] | None = None
+        self.report_error: str | None = None
 
     # the capabilities of the gated device, resolved once ---------------------------
     @property
@@ -709,19 +712,97 @@ class Collector:
             state.outcomes[report.nodeid] = "error"
         state.reports.append(report)
 
+    def _capabilities(self) -> Capabilities | None:
+        state = self.state
+        if state.resolved is not None:
+            return state.resolved
+        if state.worker_capabilities:
+            return Capabilities.from_json(state.worker_capabilities)
+        return None
+
+    def _document(self) -> dict[str, Any]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from . import report
+
+        state, opts = self.state, self.state.options
+        try:
+            torch_version: str | None = version("torch")
+        except PackageNotFoundError:
+            torch_version = None
+        caps = self._capabilities()
+        settings = {
+            "dtypes": list(opts.dtypes),
+            "on_unsupported": opts.settings.on_unsupported,
+            "allow_emulated": opts.settings.allow_emulated,
+            "device": opts.device,
+            "simulate": opts.simulate,
+            "audit": opts.audit,
+            "strict": opts.strict,
+            "check_finite": opts.check_finite,
+        }
+        return report.build_report(
+            report.entries_from_reports(state.reports),
+            capabilities=caps.to_json() if caps else None,
+            environment=report.environment_info(torch_version),
+            leg=opts.leg,
+            settings=settings,
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.state
+        if getattr(session.config, "workerinput", None) is not None:
+            return  # xdist worker: the controller writes the report
+        wanted = state.options.report or os.environ.get("GITHUB_ACTIONS") == "true"
+        if not wanted or not state.reports:
+            return
+        from . import report
+
+        state.document = self._document()
+        if state.options.report:
+            try:
+                report.write_atomic(state.options.report, state.document)
+            except OSError as exc:
+                state.report_error = f"could not write the report to {state.options.report}: {exc}"
+
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         from .summary import summary_lines
 
         state = self.state
-        caps = state.resolved
-        if caps is None and state.worker_capabilities:
-            caps = Capabilities.from_json(state.worker_capabilities)
-        lines = summary_lines(caps, state.results, state.outcomes)
-        if not lines:
-            return
-        terminalreporter.write_sep("-", "dtypegate")
-        for line in lines:
-            terminalreporter.write_line(line)
+        lines = summary_lines(self._capabilities(), state.results, state.outcomes)
+        if state.options.report and state.document is not None and not state.report_error:
+            lines.append(f"report: {state.options.report}")
+        if state.report_error:
+            lines.append(f"ERROR: {state.report_error}")
+        if lines:
+            terminalreporter.write_sep("-", "dtypegate")
+            for line in lines:
+                terminalreporter.write_line(line)
+        if state.document is not None:
+            from . import report
+
+            report.publish_github(state.document, stream=_LineWriter(terminalreporter))  # type: ignore[arg-type]
+
+
+class _LineWriter:
+    """A text stream that hands complete lines to the terminal reporter."""
+
+    def __init__(self, terminalreporter: Any) -> None:
+        self._tr = terminalreporter
+        self._buffer = ""
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            self._tr.write_line(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._tr.write_line(self._buffer)
+            self._buffer = ""
 
 
 # -- xdist ------------------------------------------------------------------------------
