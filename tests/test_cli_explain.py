@@ -1,0 +1,161 @@
+"""`dtypegate explain`: errors.add_cli_arguments / errors.cli_main through a parser built here
+(cli.py wires the same two functions), plus one real process reading stdin."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pytest_dtypegate import errors
+
+GEMM = "RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16"
+MATMUL = "RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float"
+
+
+def explain(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="dtypegate explain")
+    errors.add_cli_arguments(parser)
+    return errors.cli_main(parser.parse_args(argv))
+
+
+def test_a_known_error_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain([GEMM]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines() == [
+        "category: unsupported (bf16)",
+        "what: cuBLAS has no bf16 gemm in this torch build on this GPU",
+        "fix: run the model in a precision the GPU has kernels for (fp16 or fp32 before Ampere)",
+        "fix: declare the precision so the gate can skip or downgrade the test where the device lacks it: mark "
+        "the test `@requires_bf16`, or take the dtype from the `model_dtype` fixture instead of hard-coding it",
+        "fix: use fp16 or fp32 on this device instead of bf16",
+        "fix: or set `dtypegate_on_unsupported = downgrade` to run declared tests in their fallback precision "
+        "(fp16) where bf16 is missing",
+        "entry: cuda-blas-not-implemented (source: pytorch/pytorch aten/src/ATen/cuda/CUDABlas.h and "
+        "CUDABlas.cpp (generic gemm/bgemm template, typeid name); https://github.com/QwenLM/Qwen3/issues/755 "
+        "(Windows form), https://github.com/pytorch/pytorch/issues/67682 (mangled form))",
+    ]
+
+
+def test_unquoted_words_are_joined(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain(GEMM.split(" ")) == 0
+    assert capsys.readouterr().out.startswith("category: unsupported (bf16)\n")
+
+
+def test_a_mismatch_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain([MATMUL]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        "category: mismatch (bf16 vs fp32)",
+        "mismatch: c10::BFloat16 (bf16) met float (fp32): the fp32 operand (m2) was most likely not cast to "
+        "bf16: tensors made without dtype= and buffers kept in fp32 stay fp32 when the model is cast",
+        "what: a matmul got m1 c10::BFloat16 (bf16), m2 float (fp32)",
+    ]
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain(["--json", MATMUL]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"category", "precision", "other", "summary", "advice", "entry", "source", "op",
+                         "operands", "fixes"}
+    assert (data["category"], data["precision"], data["other"], data["entry"]) == (
+        "mismatch", "bf16", "fp32", "matmul-expected-same-dtype")
+    assert data["summary"] == "a matmul got m1 c10::BFloat16 (bf16), m2 float (fp32)"
+    assert data["advice"] == (
+        "cast the operand that kept its old dtype (x.to(model_dtype)), or run the code under torch.autocast")
+    assert data["fixes"][0].startswith("the fp32 operand (m2) was most likely not cast to bf16")
+    assert data["operands"] == [{"role": "m1", "written": "c10::BFloat16", "precision": "bf16"},
+                                {"role": "m2", "written": "float", "precision": "fp32"}]
+
+
+def test_an_unknown_error_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain(["RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "not a dtype error I know: dtypegate's catalogue has no entry for this message\n"
+    assert err == ""
+
+
+def test_an_unknown_error_in_json_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain(["--json", "boom"]) == 1
+    assert json.loads(capsys.readouterr().out) == {"category": None, "message": "not a dtype error I know"}
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"])
+def test_empty_text_is_bad_input(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    assert explain([text]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "dtypegate explain: the error text is empty; pass the error message as TEXT, or - to read it from "
+        "stdin\n")
+
+
+def test_text_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Traceback (most recent call last):\n  ...\n"
+                                                  "TypeError: BFloat16 is not supported on MPS\n"))
+    assert explain(["-"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "category: unsupported (bf16)",
+        "what: MPS has no bf16 on this macOS (it needs macOS 14 or newer)",
+    ]
+
+
+def test_empty_stdin_is_bad_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert explain(["-"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin\n")
+
+
+class _BadStdin(io.StringIO):
+    def read(self, size: int | None = -1) -> str:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+
+def test_unreadable_stdin_is_bad_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", _BadStdin())
+    assert explain(["-"]) == 2
+    assert capsys.readouterr().err == (
+        "dtypegate explain: cannot read the error text from stdin: 'utf-8' codec can't decode byte 0xff in "
+        "position 0: invalid start byte\n")
+
+
+def test_missing_text_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        explain([])
+    assert info.value.code == 2
+    assert "the following arguments are required: TEXT" in capsys.readouterr().err
+
+
+SCRIPT = """
+import argparse, sys
+from pytest_dtypegate import errors
+parser = argparse.ArgumentParser(prog="dtypegate explain")
+errors.add_cli_arguments(parser)
+sys.exit(errors.cli_main(parser.parse_args(sys.argv[1:])))
+"""
+
+
+def run(args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", SCRIPT, *args], input=stdin, capture_output=True,
+                          text=True, check=False, timeout=120)
+
+
+def test_a_real_process_reads_stdin_and_sets_the_exit_code() -> None:
+    done = run(["--json", "-"], "RuntimeError: probability tensor contains either `inf`, `nan` or element < 0\n")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["category"], data["precision"], data["entry"]) == ("nonfinite", "fp16", "multinomial-nonfinite")
+    done = run(["-"], "")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip().splitlines()[-1] == (
+        "dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin")
+    done = run(["-"], "KeyError: 'model'\n")
+    assert (done.returncode, done.stdout) == (
+        1, "not a dtype error I know: dtypegate's catalogue has no entry for this message\n")
