@@ -692,7 +692,9 @@ def _explain_failure(item: pytest.Item, state: State, call: pytest.CallInfo[None
     facts.category = classification.category
     facts.error_precision = classification.precision
     item.stash[FACTS] = facts
-    report.user_properties.append((PROPERTY, facts.dumps()))
+    entry = (PROPERTY, facts.dumps())
+    report.user_properties.append(entry)
+    item.user_properties.append(entry)  # so the teardown report carries it too
 
 
 class Collector:
