@@ -1,0 +1,343 @@
+"""Op interception with real torch on the CPU: simulated errors, the audit, restoring."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+from pytest_dtypegate import profiles, simulate  # noqa: E402
+from pytest_dtypegate.simulate import TARGETS, Interceptor  # noqa: E402
+
+P100_GEMM = profiles.load("p100").errors["bf16"][1].message
+P100_BGEMM = profiles.load("p100").errors["bf16"][0].message
+QWEN_GEMM = "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"
+QWEN_BGEMM = "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16"
+SCALED_MM = (
+    "torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 or 8.9, or ROCm MI300+"
+)
+
+
+def _snapshot() -> dict[tuple[str, str], tuple[bool, Any]]:
+    out = {}
+    for owner_name, attr, *_ in TARGETS:
+        owner = torch.Tensor if owner_name == "torch.Tensor" else importlib.import_module(owner_name)
+        out[(owner_name, attr)] = (attr in vars(owner), vars(owner).get(attr))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _restored() -> Any:
+    """Every test leaves torch exactly as it found it."""
+    before = _snapshot()
+    yield
+    assert not simulate.installed()
+    assert simulate.active() is None
+    assert _snapshot() == before
+
+
+def t(*shape: int, dtype: Any = torch.float32) -> Any:
+    torch.manual_seed(0)
+    return torch.randn(*shape).to(dtype)
+
+
+def _sdpa(dtype: Any) -> Any:
+    q = t(1, 2, 4, 8, dtype=dtype)
+    return F.scaled_dot_product_attention(q, q, q)
+
+
+# (name, call(dtype), expected kind) for the GEMM-family entry points
+CALLS: list[tuple[str, Callable[[Any], Any], str]] = [
+    ("nn.Linear", lambda d: nn.Linear(8, 4).to(d)(t(2, 8, dtype=d)), "gemm"),
+    ("nn.Linear 3-D input", lambda d: nn.Linear(8, 4).to(d)(t(2, 3, 8, dtype=d)), "gemm"),
+    ("F.linear no bias", lambda d: F.linear(t(2, 8, dtype=d), t(4, 8, dtype=d)), "gemm"),
+    ("torch.matmul 2-D", lambda d: torch.matmul(t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("torch.matmul 3-D @ 2-D", lambda d: torch.matmul(t(2, 5, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("torch.matmul 4-D", lambda d: torch.matmul(t(1, 2, 4, 8, dtype=d), t(1, 2, 8, 4, dtype=d)), "bgemm"),
+    ("a @ b", lambda d: t(2, 8, dtype=d) @ t(8, 3, dtype=d), "gemm"),
+    ("a @ b batched", lambda d: t(2, 3, 8, dtype=d) @ t(2, 8, 3, dtype=d), "bgemm"),
+    ("Tensor.matmul", lambda d: t(2, 8, dtype=d).matmul(t(8, 3, dtype=d)), "gemm"),
+    ("torch.mm", lambda d: torch.mm(t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("Tensor.mm", lambda d: t(2, 8, dtype=d).mm(t(8, 3, dtype=d)), "gemm"),
+    ("torch.addmm", lambda d: torch.addmm(t(3, dtype=d), t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("Tensor.addmm", lambda d: t(3, dtype=d).addmm(t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("torch.bmm", lambda d: torch.bmm(t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "bgemm"),
+    ("Tensor.bmm", lambda d: t(2, 3, 8, dtype=d).bmm(t(2, 8, 3, dtype=d)), "bgemm"),
+    ("torch.baddbmm", lambda d: torch.baddbmm(t(2, 3, 3, dtype=d), t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)),
+     "bgemm"),
+    ("nn.Conv1d", lambda d: nn.Conv1d(2, 3, 3).to(d)(t(1, 2, 8, dtype=d)), "conv"),
+    ("nn.Conv2d", lambda d: nn.Conv2d(2, 3, 3).to(d)(t(1, 2, 8, 8, dtype=d)), "conv"),
+    ("torch.conv2d", lambda d: torch.conv2d(t(1, 2, 8, 8, dtype=d), t(3, 2, 3, 3, dtype=d)), "conv"),
+    ("sdpa", _sdpa, "sdpa"),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), CALLS, ids=[c[0] for c in CALLS])
+def test_p100_bf16_raises_the_platform_error(name: str, call: Callable[[Any], Any], kind: str) -> None:
+    with Interceptor(profiles.load("p100"), audit=False) as ic, pytest.raises(RuntimeError) as info:
+        call(torch.bfloat16)
+    assert type(info.value) is RuntimeError
+    assert str(info.value) == (P100_BGEMM if kind in ("bgemm", "sdpa") else P100_GEMM)
+    assert len(ic.simulated) == 1 and ic.simulated[0][1] == "bf16"
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), CALLS, ids=[c[0] for c in CALLS])
+def test_qwen_bf16_raises_the_reported_error(name: str, call: Callable[[Any], Any], kind: str) -> None:
+    with Interceptor(profiles.load("qwen-windows-cuda10"), audit=False), pytest.raises(RuntimeError) as info:
+        call(torch.bfloat16)
+    assert type(info.value) is RuntimeError
+    assert str(info.value) == (QWEN_BGEMM if kind in ("bgemm", "sdpa") else QWEN_GEMM)
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), CALLS, ids=[c[0] for c in CALLS])
+def test_fp32_runs_unchanged_under_p100(name: str, call: Callable[[Any], Any], kind: str) -> None:
+    torch.manual_seed(1)
+    expected = call(torch.float32)
+    with Interceptor(profiles.load("p100"), audit=True) as ic:
+        torch.manual_seed(1)
+        got = call(torch.float32)
+    torch.testing.assert_close(got, expected)
+    assert [p for _, p in ic.executed] == ["fp32"]
+    assert ic.simulated == []
+
+
+def test_simulated_error_is_the_platform_error_and_nothing_more() -> None:
+    with Interceptor(profiles.load("p100"), audit=False) as ic, pytest.raises(RuntimeError) as info:
+        nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))
+    assert info.value.args == (P100_GEMM,)
+    assert getattr(info.value, "__notes__", None) is None
+    assert info.value.__cause__ is None
+    assert ic.simulated == [("linear", "bf16")]
+
+
+def _scaled_mm(dtype: Any) -> Any:
+    a = t(16, 32).to(dtype)
+    b = t(24, 32).to(dtype).t()
+    one = torch.tensor(1.0)
+    return torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+
+
+def test_a100_runs_bf16_and_refuses_fp8_scaled_mm() -> None:
+    with Interceptor(profiles.load("a100"), audit=True) as ic:
+        nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))
+        _sdpa(torch.bfloat16)
+        for dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+            with pytest.raises(RuntimeError) as info:
+                _scaled_mm(dtype)
+            assert type(info.value) is RuntimeError
+            assert str(info.value) == SCALED_MM
+    assert ic.executed == [("linear", "bf16"), ("sdpa", "bf16")]
+    assert ic.simulated == [("scaled_mm", "fp8_e4m3"), ("scaled_mm", "fp8_e5m2")]
+
+
+def test_h100_runs_fp8_scaled_mm() -> None:
+    expected = _scaled_mm(torch.float8_e4m3fn)
+    with Interceptor(profiles.load("h100"), audit=True) as ic:
+        got = _scaled_mm(torch.float8_e4m3fn)
+    torch.testing.assert_close(got, expected)
+    assert ic.executed == [("scaled_mm", "fp8_e4m3")]
+
+
+def test_cpu_torch21_fp16() -> None:
+    half = torch.float16
+    with Interceptor(profiles.load("cpu-torch2.1"), audit=True) as ic:
+        with pytest.raises(RuntimeError) as info:
+            torch.addmm(t(3, dtype=half), t(2, 8, dtype=half), t(8, 3, dtype=half))
+        assert str(info.value) == "\"addmm_impl_cpu_\" not implemented for 'Half'"
+        with pytest.raises(RuntimeError) as info:
+            nn.Linear(8, 4).half()(t(2, 8, dtype=half))
+        assert str(info.value) == "\"addmm_impl_cpu_\" not implemented for 'Half'"
+        with pytest.raises(RuntimeError) as info:
+            torch.bmm(t(2, 3, 8, dtype=half), t(2, 8, 3, dtype=half))
+        assert str(info.value) == "\"baddbmm_with_gemm\" not implemented for 'Half'"
+        with pytest.raises(RuntimeError) as info:
+            _sdpa(half)
+        assert str(info.value) == "\"baddbmm_with_gemm\" not implemented for 'Half'"
+        with pytest.raises(RuntimeError) as info:
+            nn.Conv2d(2, 3, 3).half()(t(1, 2, 8, 8, dtype=half))
+        assert str(info.value) == "\"slow_conv2d_cpu\" not implemented for 'Half'"
+        with pytest.raises(NotImplementedError) as ninfo:
+            _scaled_mm(torch.float8_e4m3fn)
+        assert str(ninfo.value).startswith("Could not run 'aten::_scaled_mm' with arguments from the 'CPU' backend.")
+        nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))  # bf16 is emulated: it runs
+        nn.ConvTranspose3d(2, 2, 2).half()(t(1, 2, 3, 3, 3, dtype=half))  # not covered: runs as torch does
+    assert ic.executed == [("linear", "bf16"), ("conv_transpose3d", "fp16")]
+
+
+def test_mps_profiles() -> None:
+    with Interceptor(profiles.load("mps-macos13"), audit=False):
+        with pytest.raises(TypeError) as info:
+            nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))
+        assert type(info.value) is TypeError
+        assert str(info.value) == "MPS BFloat16 is only supported on MacOS 14 or newer"
+        with pytest.raises(TypeError) as info:
+            t(2, 8, dtype=torch.float64) @ t(8, 2, dtype=torch.float64)
+        assert str(info.value) == (
+            "Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64. "
+            "Please use float32 instead."
+        )
+        nn.Linear(8, 4).half()(t(2, 8, dtype=torch.float16))
+    with Interceptor(profiles.load("mps-macos14"), audit=False):
+        nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))
+        with pytest.raises(TypeError, match=r"^Cannot convert a MPS Tensor to float64 dtype"):
+            torch.mm(t(2, 8, dtype=torch.float64), t(8, 2, dtype=torch.float64))
+
+
+def test_autocast_dtype_is_the_computation_precision() -> None:
+    linear = nn.Linear(8, 4)  # fp32 weights
+    x = t(2, 8)
+    with Interceptor(profiles.load("p100"), audit=False), torch.autocast("cpu", dtype=torch.bfloat16):
+        with pytest.raises(RuntimeError) as info:
+            linear(x)
+        assert str(info.value) == P100_GEMM
+        # fp64 is never cast by autocast
+        torch.mm(t(2, 8, dtype=torch.float64), t(8, 2, dtype=torch.float64))
+    with Interceptor(None, audit=True) as ic:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            linear(x)
+        linear(x)
+    assert ic.executed == [("linear", "bf16"), ("linear", "fp32")]
+
+
+def test_audit_records_each_op_and_precision_once_in_order() -> None:
+    with Interceptor(None, audit=True) as ic:
+        for _ in range(3):
+            nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))
+            t(2, 8, dtype=torch.bfloat16) @ t(8, 2, dtype=torch.bfloat16)
+            _sdpa(torch.bfloat16)
+            nn.Linear(8, 4)(t(2, 8))
+            torch.bmm(t(2, 3, 8, dtype=torch.float16), t(2, 8, 3, dtype=torch.float16))
+    assert ic.executed == [
+        ("linear", "bf16"), ("matmul", "bf16"), ("sdpa", "bf16"), ("linear", "fp32"), ("bmm", "fp16"),
+    ]
+    assert ic.simulated == []
+
+
+def test_without_audit_nothing_is_recorded() -> None:
+    with Interceptor(profiles.load("t4"), audit=False) as ic:
+        assert simulate.installed()  # t4 refuses fp8, so the wrappers are in
+        nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))
+    assert ic.executed == []
+
+
+@pytest.mark.parametrize("profile", [None, "h100", "l4"])
+def test_nothing_to_do_patches_nothing(profile: str | None) -> None:
+    original = torch.matmul
+    ic = Interceptor(profiles.load(profile) if profile else None, audit=False)
+    assert not ic.needed
+    with ic:
+        assert not simulate.installed()
+        assert torch.matmul is original
+        assert simulate.active() is ic
+
+
+def test_everything_is_restored_after_an_exception_inside() -> None:
+    before = _snapshot()
+    with pytest.raises(ZeroDivisionError), Interceptor(profiles.load("p100"), audit=True):
+        assert simulate.installed()
+        assert _snapshot() != before
+        1 / 0  # noqa: B018
+    assert _snapshot() == before
+    assert "matmul" not in vars(torch.Tensor)
+    assert "__matmul__" not in vars(torch.Tensor)
+
+
+def test_simulated_error_propagates_and_restores() -> None:
+    with pytest.raises(RuntimeError, match=r"^at::cuda::blas::gemm"), Interceptor(
+        profiles.load("qwen-windows-cuda10"), audit=False
+    ):
+        torch.mm(t(2, 2, dtype=torch.bfloat16), t(2, 2, dtype=torch.bfloat16))
+    assert not simulate.installed()
+
+
+def test_nesting_the_innermost_decides() -> None:
+    bf16 = t(2, 8, dtype=torch.bfloat16)
+    outer = Interceptor(profiles.load("p100"), audit=False)
+    inner = Interceptor(None, audit=True)
+    with outer:
+        with inner:
+            assert simulate.active() is inner
+            bf16 @ bf16.t()  # audit-only inside: runs
+        assert simulate.installed()
+        with pytest.raises(RuntimeError):
+            bf16 @ bf16.t()
+    assert inner.executed == [("matmul", "bf16")]
+    assert outer.simulated == [("matmul", "bf16")]
+
+
+def test_reentering_the_same_interceptor() -> None:
+    ic = Interceptor(profiles.load("p100"), audit=True)
+    with ic:
+        with ic:
+            nn.Linear(8, 4)(t(2, 8))
+        assert simulate.installed()
+        assert simulate.active() is ic
+        t(2, 8) @ t(8, 2)
+    assert ic.executed == [("linear", "fp32"), ("matmul", "fp32")]
+
+
+def test_a_wrapper_kept_after_exit_passes_through() -> None:
+    with Interceptor(profiles.load("p100"), audit=False):
+        kept = torch.mm
+    assert kept is not torch.mm
+    out = kept(t(2, 2, dtype=torch.bfloat16), t(2, 2, dtype=torch.bfloat16))
+    assert out.dtype == torch.bfloat16
+
+
+def test_user_profile_file(tmp_path: Path) -> None:
+    data = profiles.load("h100").to_json()
+    data["name"] = "no-doubles"
+    data["capabilities"]["support"]["fp64"] = {"support": "unsupported", "message": "no fp64 units"}
+    data["errors"] = {"fp64": [{"ops": ["conv"], "type": "NotImplementedError", "message": "no fp64 conv"},
+                               {"ops": ["*"], "type": "ValueError", "message": "no fp64 at all"}]}
+    path = tmp_path / "no-doubles.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with Interceptor(profiles.load(str(path)), audit=False):
+        with pytest.raises(NotImplementedError, match=r"^no fp64 conv$"):
+            nn.Conv1d(1, 1, 2).double()(t(1, 1, 4, dtype=torch.float64))
+        with pytest.raises(ValueError, match=r"^no fp64 at all$"):
+            F.linear(t(2, 2, dtype=torch.float64), t(2, 2, dtype=torch.float64))
+
+
+# -- a tiny transformers model ----------------------------------------------------
+def _tiny_qwen(attn: str) -> Any:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.AutoConfig.for_model(
+        "qwen3", vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=64,
+    )
+    config._attn_implementation = attn
+    torch.manual_seed(0)
+    return transformers.AutoModelForCausalLM.from_config(config).eval()
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_tiny_model_bf16_raises_under_simulation_and_fp32_runs(attn: str) -> None:
+    model = _tiny_qwen(attn)
+    ids = torch.randint(0, 128, (1, 8))
+    with torch.no_grad():
+        expected = model(ids).logits
+        with Interceptor(profiles.load("qwen-windows-cuda10"), audit=True) as ic:
+            got = model(ids).logits
+            with pytest.raises(RuntimeError) as info:
+                model.to(torch.bfloat16)(ids)
+    torch.testing.assert_close(got, expected)
+    assert str(info.value) == QWEN_GEMM  # the first GEMM is the q projection
+    assert ic.simulated == [("linear", "bf16")]
+    attention = ("sdpa", "fp32") if attn == "sdpa" else ("matmul", "fp32")
+    assert ic.executed == [("linear", "fp32"), attention]
+
+
+def test_tiny_model_audit_in_bf16() -> None:
+    model = _tiny_qwen("eager").to(torch.bfloat16)
+    with torch.no_grad(), Interceptor(None, audit=True) as ic:
+        model(torch.randint(0, 128, (1, 8)))
+    assert ic.executed == [("linear", "bf16"), ("matmul", "bf16")]
