@@ -90,10 +90,10 @@ def test_probe_runs_once_and_is_reused_from_the_cache(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess("--dtypegate-device=cpu")
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["dtypegate: * (cpu) [[]torch *]: fp32 native, *"])
-    assert log.read_text().splitlines() == ["probe cpu main"]
+    assert [line.split()[:2] for line in log.read_text().splitlines()] == [["probe", "cpu"]]
     # a second session reads the cache: no new probe
     pytester.runpytest_subprocess("--dtypegate-device=cpu").assert_outcomes(passed=6)
-    assert log.read_text().splitlines() == ["probe cpu main"]
+    assert len(log.read_text().splitlines()) == 1
     # --cache-clear forgets it
     pytester.runpytest_subprocess("--dtypegate-device=cpu", "--cache-clear").assert_outcomes(passed=6)
     assert len(log.read_text().splitlines()) == 2
