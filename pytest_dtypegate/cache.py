@@ -23,38 +23,33 @@ from .capabilities import Capabilities, CapabilitiesError
 __all__ = ["file_lock", "probe_cached"]
 
 
+def _try_lock(fd: int) -> bool:
+    """One non-blocking attempt at an exclusive lock on an open file."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float) -> Iterator[bool]:
     """An exclusive lock on ``path``; yields False when it could not be had in time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
-    locked = False
     try:
         deadline = time.monotonic() + timeout
-        if sys.platform == "win32":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-                    locked = True
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
-        else:
-            import fcntl
-
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    locked = True
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
+        locked = _try_lock(fd)
+        while not locked and time.monotonic() < deadline:
+            time.sleep(0.1)
+            locked = _try_lock(fd)
         yield locked
     finally:
         os.close(fd)  # closing releases the lock

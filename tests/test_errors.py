@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
+from devices import A100, MPS, V100
 
 from pytest_dtypegate import Capabilities
 from pytest_dtypegate.errors import (
@@ -24,13 +25,6 @@ from pytest_dtypegate.errors import (
     read_precision,
 )
 
-V100 = Capabilities(device="cuda:0", name="Tesla V100-SXM2-16GB", capability=(7, 0),
-                    support={"fp32": "native", "fp16": "native", "bf16": "emulated", "tf32": "emulated"})
-A100 = Capabilities(device="cuda:0", name="NVIDIA A100-SXM4-40GB", capability=(8, 0),
-                    support={"fp32": "native", "fp16": "native", "bf16": "native", "tf32": "native"})
-MPS = Capabilities(device="mps", name="Apple M1", support={
-    "fp32": "native", "fp16": "native",
-    "bf16": {"support": "unsupported", "op": "alloc", "message": "TypeError: BFloat16 is not supported on MPS"}})
 T4_SIM = Capabilities(device="cuda:0", name="Tesla T4", capability=(7, 5), profile="t4",
                       support={"fp32": "native", "fp16": "native", "bf16": "emulated"})
 BROKEN = Capabilities(device="cuda:0", name="Tesla V100-SXM2-16GB", capability=(7, 0),
@@ -865,7 +859,7 @@ def test_section_for_an_unsupported_precision() -> None:
         "category: unsupported (bf16)",
         "what: cuBLAS has no bf16 gemm in this torch build on this GPU",
         "device: Tesla V100-SXM2-16GB (sm_70) [bf16 emulated, fp16 native, fp32 native, tf32 emulated, "
-        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 unsupported]",
+        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 native]",
         "fix: run the model in a precision the GPU has kernels for (fp16 or fp32 before Ampere)",
         f"fix: {DECLARE_BF16}",
         "fix: use fp16 or fp32 on Tesla V100-SXM2-16GB (sm_70) instead of bf16",
@@ -889,7 +883,7 @@ def test_section_for_a_mismatch() -> None:
         "precision the test runs in",
         "what: a matmul got m1 c10::BFloat16 (bf16), m2 float (fp32)",
         "device: Tesla V100-SXM2-16GB (sm_70) [bf16 emulated, fp32 native, fp16 native, tf32 emulated, "
-        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 unsupported]",
+        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 native]",
     ]
     assert lines[4:6] == [f"fix: {line}" for line in MISMATCH_TAIL]
     assert lines[6].startswith("entry: matmul-expected-same-dtype (source: pytorch/pytorch ")
@@ -916,6 +910,6 @@ def test_section_for_an_unknown_precision_and_a_simulated_or_failed_device() -> 
     assert lines[0] == "category: unsupported (precision unknown)"
     assert lines[2] == (
         "device: Tesla T4 (sm_75) [simulated: t4] [bf16 emulated, fp16 native, fp32 native, tf32 unsupported, "
-        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 unsupported]")
+        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 native]")
     lines = format_section(_c(GEMM), capabilities=BROKEN, declared=False, probe_usable=False).splitlines()
     assert lines[2] == "device: Tesla V100-SXM2-16GB (sm_70): probe failed: the probe timed out after 60 s"

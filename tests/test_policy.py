@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from devices import A100, CPU, MPS, V100
 
 from pytest_dtypegate import Capabilities
 from pytest_dtypegate.policy import Downgrade, Fail, Request, Requirement, Run, Settings, Skip, decide, usable
 
-V100 = Capabilities(device="cuda:0", name="Tesla V100-SXM2-16GB", capability=(7, 0),
-                    support={"fp32": "native", "fp16": "native", "bf16": "emulated", "tf32": "emulated"})
-A100 = Capabilities(device="cuda:0", name="NVIDIA A100-SXM4-40GB", capability=(8, 0),
-                    support={"fp32": "native", "fp16": "native", "bf16": "native", "tf32": "native"})
-MPS = Capabilities(device="mps", name="Apple M1", support={
-    "fp32": "native", "fp16": "native",
-    "bf16": {"support": "unsupported", "op": "alloc", "message": "TypeError: BFloat16 is not supported on MPS"}})
-CPU = Capabilities(device="cpu", name="Intel Xeon",
-                   support={"fp32": "native", "fp16": "emulated", "bf16": "emulated", "tf32": "emulated"})
 SKIP = Settings()
 DOWN = Settings(on_unsupported="downgrade")
 FAIL = Settings(on_unsupported="fail")
