@@ -910,6 +910,6 @@ def test_section_for_an_unknown_precision_and_a_simulated_or_failed_device() -> 
     assert lines[0] == "category: unsupported (precision unknown)"
     assert lines[2] == (
         "device: Tesla T4 (sm_75) [simulated: t4] [bf16 emulated, fp16 native, fp32 native, tf32 unsupported, "
-        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 native]")
+        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 unsupported]")
     lines = format_section(_c(GEMM), capabilities=BROKEN, declared=False, probe_usable=False).splitlines()
     assert lines[2] == "device: Tesla V100-SXM2-16GB (sm_70): probe failed: the probe timed out after 60 s"
