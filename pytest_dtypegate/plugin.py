@@ -576,39 +576,57 @@ def _declared(item: pytest.Item) -> set[str]:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     state = item.config.stash[STATE]
     opts = state.options
-    if state.profile is None and not opts.audit and not opts.check_finite:
-        return (yield)
+    request = item.stash.get(REQUEST, None)
+    if state.profile is None and not opts.audit and not opts.check_finite and request is None:
+        return (yield)  # nothing of ours in this test: no cost
     from contextlib import ExitStack
 
+    decision = item.stash.get(DECISION, None)
+    ran = decision.precision if isinstance(decision, (policy.Run, policy.Downgrade)) else None
+    error: BaseException | None = None
+    result: None = None
     with ExitStack() as stack:
+        if request is not None:
+            from .tolerances import tolerance_scope
+
+            mark = item.get_closest_marker("dtype_tolerance")
+            stack.enter_context(tolerance_scope(mark.kwargs if mark else None, opts.tolerance))
         interceptor = None
         if state.profile is not None or opts.audit:
             from .simulate import Interceptor
 
             interceptor = stack.enter_context(Interceptor(state.profile, audit=opts.audit))
         watch = None
-        decision = item.stash.get(DECISION, None)
-        if opts.check_finite and isinstance(decision, (policy.Run, policy.Downgrade)) and decision.precision:
+        if opts.check_finite and ran:
             from .finite import FiniteWatch
 
-            watch = stack.enter_context(FiniteWatch(decision.precision))
-        result = yield
+            watch = stack.enter_context(FiniteWatch(ran))
+        try:
+            result = yield
+        except BaseException as exc:  # inspected below, then re-raised unchanged
+            error = exc
     facts = item.stash.get(FACTS, None)
     if interceptor is not None and opts.audit:
-        executed = [f"{op}:{prec}" for op, prec in interceptor.executed]
         if facts is None:
             facts = TestFacts(decision="none")
             item.stash[FACTS] = facts
-        facts.audit = executed
+        facts.audit = [f"{op}:{prec}" for op, prec in interceptor.executed]
         item.user_properties.append((PROPERTY, facts.dumps()))
-        if opts.strict:
-            _strict_check(item, state, interceptor.executed)
     if watch is not None and watch.finding is not None:
+        # the first layer that overflowed: shown even when the test failed later on
+        # (e.g. in sampling), since that is where the failure really started
+        message = watch.finding.message()
         if facts is not None:
             facts.category = "nonfinite"
-            facts.error_precision = decision.precision if decision else None  # type: ignore[union-attr]
+            facts.error_precision = ran
             item.user_properties.append((PROPERTY, facts.dumps()))
-        pytest.fail(watch.finding.message(), pytrace=False)
+        if error is None:
+            pytest.fail(message, pytrace=False)
+        item.add_report_section("call", "dtypegate", message)
+    if error is not None:
+        raise error
+    if interceptor is not None and opts.strict:
+        _strict_check(item, state, interceptor.executed)
     return result
 
 
