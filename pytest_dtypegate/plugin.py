@@ -720,17 +720,23 @@ class Collector:
 
     def __init__(self, state: State) -> None:
         self.state = state
+        # every report is kept only when a JSON report or a GitHub summary will be written
+        self.keep = bool(state.options.report) or os.environ.get("GITHUB_ACTIONS") == "true"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
-        facts = facts_from_properties(report.user_properties)
-        if facts is not None:
-            state.results[report.nodeid] = facts
+        if self.keep:
+            state.reports.append(report)
+        if report.user_properties:
+            facts = facts_from_properties(report.user_properties)
+            if facts is not None:
+                state.results[report.nodeid] = facts
+        if report.nodeid not in state.results:
+            return  # not a test of ours: nothing more to record
         if report.when == "call" or (report.when == "setup" and not report.passed):
             state.outcomes[report.nodeid] = report.outcome
         elif report.when == "teardown" and report.failed:
             state.outcomes[report.nodeid] = "error"
-        state.reports.append(report)
 
     def _capabilities(self) -> Capabilities | None:
         state = self.state
