@@ -7,6 +7,7 @@ only when a test that uses a marker or fixture of ours is set up.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import uuid
 from collections.abc import Generator, Iterator
@@ -19,6 +20,7 @@ from . import policy
 from . import precisions as _p
 from .capabilities import Capabilities, Support
 from .facts import PROPERTY, TestFacts, facts_from_properties
+from .markers import MARKERS, NAMES, MarkerError, parse_dtypes, parse_requirements
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -42,24 +44,13 @@ _HELP = {
     "tolerance": "per-precision comparison tolerances, e.g. 'bf16:2e-2,1e-3 fp16:1e-3,1e-5'",
 }
 _BOOL = ("audit", "strict", "check_finite")
+_TRUTH = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False,
+          "": False}
 _CHOICES = {
     "on_unsupported": policy.ON_UNSUPPORTED,
     "allow_emulated": policy.ALLOW_EMULATED,
 }
 
-MARKERS = (
-    "requires_bf16: run only where bf16 is usable on the gated device (see dtypegate_allow_emulated)",
-    "requires_fp16: run only where fp16 is usable on the gated device",
-    "requires_tf32: run only where TF32 matmul is usable on the gated device",
-    "requires_fp8: run only where fp8 (e4m3) is usable on the gated device",
-    "requires_dtype(*names, native=False): run only where every named precision is usable "
-    "(native=True: only where it is native)",
-    "requires_capability(major, minor=0): run only on a CUDA device of at least this compute capability",
-    "dtypes(*names): the precisions model_dtype runs for this test, class or module",
-    "dtype_tolerance(**precision_to_rtol_atol): override model_precision.rtol/atol, e.g. bf16=(2e-2, 1e-3)",
-)
-_OUR_MARKERS = frozenset(m.split(":")[0].split("(")[0] for m in MARKERS)
-_SHORTHAND = {"requires_bf16": "bf16", "requires_fp16": "fp16", "requires_tf32": "tf32", "requires_fp8": "fp8_e4m3"}
 _FIXTURES = frozenset(("model_dtype", "model_precision", "dtypegate_capabilities"))
 
 
@@ -69,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         flag = "--dtypegate-" + name.replace("_", "-")
         if name in _BOOL:
             group.addoption(flag, action="store_true", default=None, dest=f"dtypegate_{name}", help=text)
-            parser.addini(f"dtypegate_{name}", text, type="bool", default=False)
+            parser.addini(f"dtypegate_{name}", text + " (ini: true or false)", default=None)
         else:
             group.addoption(flag, action="store", default=None, dest=f"dtypegate_{name}", help=text)
             parser.addini(f"dtypegate_{name}", text, default=None)
@@ -142,7 +133,7 @@ def read_options(config: pytest.Config) -> Options:
     if value not in (None, ""):
         try:
             opts.probe_timeout = float(value)
-            if not opts.probe_timeout > 0:
+            if not (opts.probe_timeout > 0 and math.isfinite(opts.probe_timeout)):
                 raise ValueError
         except ValueError:
             raise pytest.UsageError(
@@ -157,13 +148,27 @@ def read_options(config: pytest.Config) -> Options:
         except ValueError as exc:
             raise pytest.UsageError(f"dtypegate: invalid tolerance (from {where}): {exc}") from None
     for name in _BOOL:
-        value, _ = _raw(config, name)
-        setattr(opts, name, bool(value))
+        value, where = _raw(config, name)
+        if isinstance(value, bool) or value is None:
+            setattr(opts, name, bool(value))
+            continue
+        text = str(value).strip().lower()
+        if text not in _TRUTH:
+            raise pytest.UsageError(
+                f"dtypegate: invalid {name} {value!r} (from {where}); valid choices: true, false"
+            )
+        setattr(opts, name, _TRUTH[text])
     if opts.strict:
         opts.audit = True
     for name in ("simulate", "report", "leg"):
         value, _ = _raw(config, name)
         setattr(opts, name, str(value).strip() if value else None)
+    if opts.report and os.path.isdir(opts.report):
+        _, where = _raw(config, "report")
+        raise pytest.UsageError(
+            f"dtypegate: the report path {opts.report!r} (from {where}) is a directory; give a file name, "
+            "e.g. reports/run.json"
+        )
     return opts
 
 
@@ -227,7 +232,7 @@ class State:
             try:
                 self._device = resolve_device(self.options.device)
             except DeviceError as exc:
-                pytest.exit(f"dtypegate: {exc} (from --dtypegate-device / dtypegate_device)", returncode=4)
+                raise pytest.UsageError(f"dtypegate: {exc} (from --dtypegate-device / dtypegate_device)") from None
         return self._device
 
     def _probe(self, device: str) -> Capabilities:
@@ -246,6 +251,7 @@ STATE = pytest.StashKey[State]()
 DECISION = pytest.StashKey[policy.Decision]()
 FACTS = pytest.StashKey[TestFacts]()
 REQUEST = pytest.StashKey[policy.Request]()
+PROBLEM = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -262,80 +268,28 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"dtypegate: {exc}") from None
     state = State(config, options, profile)
     config.stash[STATE] = state
+    if options.device not in ("auto", "cpu") and not state.torch_missing:
+        # an explicit accelerator is checked up front (this imports torch, only for
+        # runs that name one), so an absent one stops every process, xdist workers too
+        state.device()
     config.pluginmanager.register(Collector(state), "dtypegate-collector")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "dtypegate-xdist")
 
 
 # -- markers ----------------------------------------------------------------------------
-class MarkerError(ValueError):
-    pass
+def _marks(node: Any) -> list[tuple[str, Any, Any]]:
+    """Our markers on a test, its class and its module, closest first."""
+    return [(m.name, m.args, m.kwargs) for m in node.iter_markers() if m.name in NAMES]
 
 
-def _precision_arg(marker: str, value: Any) -> str:
-    try:
-        return _p.resolve(value, allow_auto=False)
-    except _p.UnknownPrecisionError as exc:
-        raise MarkerError(f"@{marker}: {exc}") from None
-
-
-def parse_markers(node: pytest.Item | Any) -> tuple[tuple[policy.Requirement, ...], tuple[int, int] | None]:
-    """The requires_* markers on a test (its own, its class's and its module's)."""
-    requires: list[policy.Requirement] = []
-    min_cap: tuple[int, int] | None = None
-    for mark in node.iter_markers():
-        name = mark.name
-        if name not in _OUR_MARKERS:
-            continue
-        if name in _SHORTHAND:
-            if mark.args or mark.kwargs:
-                raise MarkerError(f"@{name} takes no arguments, got {mark.args or mark.kwargs!r}")
-            requires.append(policy.Requirement(_SHORTHAND[name]))
-        elif name == "requires_dtype":
-            extra = set(mark.kwargs) - {"native"}
-            if extra:
-                raise MarkerError(f"@requires_dtype got unexpected keyword(s) {', '.join(sorted(extra))}")
-            native = mark.kwargs.get("native", False)
-            if not isinstance(native, bool):
-                raise MarkerError(f"@requires_dtype: native must be True or False, got {native!r}")
-            if not mark.args:
-                raise MarkerError("@requires_dtype needs at least one precision name")
-            for arg in mark.args:
-                requires.append(policy.Requirement(_precision_arg(name, arg), native))
-        elif name == "requires_capability":
-            args = list(mark.args) + [mark.kwargs[k] for k in ("major", "minor") if k in mark.kwargs]
-            extra = set(mark.kwargs) - {"major", "minor"}
-            if extra or not 1 <= len(args) <= 2 or not all(
-                isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in args
-            ):
-                raise MarkerError(
-                    "@requires_capability expects integers (major, minor=0), e.g. requires_capability(8, 0); "
-                    f"got {', '.join(repr(a) for a in mark.args)}"
-                    + (f" {mark.kwargs!r}" if mark.kwargs else "")
-                )
-            cap = (args[0], args[1] if len(args) > 1 else 0)
-            if min_cap is None or cap > min_cap:
-                min_cap = cap
-    return tuple(dict.fromkeys(requires)), min_cap
+def parse_markers(node: Any) -> tuple[tuple[policy.Requirement, ...], tuple[int, int] | None]:
+    return parse_requirements(_marks(node))
 
 
 def _dtypes_for(definition: Any, default: tuple[str, ...]) -> tuple[str, ...]:
     mark = definition.get_closest_marker("dtypes")
-    if mark is None:
-        return default
-    if mark.kwargs:
-        raise MarkerError(f"@dtypes takes precision names only, got keywords {', '.join(mark.kwargs)}")
-    if not mark.args:
-        raise MarkerError("@dtypes needs at least one precision name")
-    out: list[str] = []
-    for arg in mark.args:
-        try:
-            name = _p.resolve(arg)
-        except _p.UnknownPrecisionError as exc:
-            raise MarkerError(f"@dtypes: {exc}") from None
-        if name not in out:
-            out.append(name)
-    return tuple(out)
+    return default if mark is None else parse_dtypes(mark.args, mark.kwargs)
 
 
 def _user_parametrized(metafunc: pytest.Metafunc) -> bool:
@@ -350,17 +304,20 @@ def _user_parametrized(metafunc: pytest.Metafunc) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     uses_fixture = "model_dtype" in metafunc.fixturenames
-    ours = any(m.name in _OUR_MARKERS for m in metafunc.definition.iter_markers())
+    ours = any(m.name in NAMES for m in metafunc.definition.iter_markers())
     if not uses_fixture and not ours:
         return
     state = metafunc.config.stash[STATE]
+    problem = None
     try:
         parse_markers(metafunc.definition)
         names = _dtypes_for(metafunc.definition, state.options.dtypes)
         if metafunc.definition.get_closest_marker("dtype_tolerance") is not None:
             _tolerance_marker(metafunc.definition)
     except MarkerError as exc:
-        pytest.fail(f"In {metafunc.definition.nodeid}: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem is not None:  # outside the except block: one clean message, no chained traceback
+        pytest.fail(f"In {metafunc.definition.nodeid}: {problem}", pytrace=False)
     if uses_fixture and not _user_parametrized(metafunc):
         metafunc.parametrize("model_dtype", list(names), ids=list(names), indirect=True)
 
@@ -380,7 +337,7 @@ def _tolerance_marker(node: Any) -> dict[str, tuple[float, float]] | None:
 def _request_for(item: pytest.Item, state: State) -> policy.Request | None:
     fixturenames = getattr(item, "fixturenames", ())
     uses = any(name in _FIXTURES for name in fixturenames)
-    has_marker = any(m.name in _OUR_MARKERS for m in item.iter_markers())
+    has_marker = any(m.name in NAMES for m in item.iter_markers())
     if not uses and not has_marker:
         return None
     requires, min_cap = parse_markers(item)
@@ -391,7 +348,7 @@ def _request_for(item: pytest.Item, state: State) -> policy.Request | None:
         try:
             precision = _p.resolve(callspec.params["model_dtype"])
         except _p.UnknownPrecisionError as exc:
-            raise MarkerError(str(exc)) from None
+            raise MarkerError(f"model_dtype parameter: {exc}") from None
         definition = getattr(item, "definition", item)
         siblings = _dtypes_for(definition, state.options.dtypes)
     return policy.Request(precision, siblings, requires, min_cap)
@@ -402,8 +359,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in items:
         try:
             request = _request_for(item, state)
-        except MarkerError:
-            continue  # reported at setup
+        except MarkerError as exc:
+            item.stash[PROBLEM] = f"In {item.nodeid}: {exc}"  # reported when the test is set up
+            continue
         if request is not None:
             item.stash[REQUEST] = request
             state.needed = True
@@ -411,7 +369,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
     state = config.stash[STATE]
-    if not state.needed or config.option.collectonly:
+    if not state.needed or config.option.collectonly or getattr(config, "workerinput", None) is not None:
         return None
     return "dtypegate: " + state.capabilities().summary_line()
 
@@ -422,8 +380,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[STATE]
     request = item.stash.get(REQUEST, None)
     if request is None:
+        problem = item.stash.get(PROBLEM, None)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         return
-    caps = state.capabilities()
+    problem = None
+    try:
+        caps = state.capabilities()
+    except pytest.UsageError as exc:
+        if getattr(item.config, "workerinput", None) is None:
+            raise
+        problem = str(exc)
+    if problem is not None:  # an xdist worker cannot stop the run cleanly: fail the test instead
+        pytest.fail(problem, pytrace=False)
     facts = TestFacts(requested=request.precision)
     facts.requires = [("native:" if r.native else "") + r.precision for r in request.requires]
     decision: policy.Decision | None = item.config.hook.pytest_dtypegate_decide(
@@ -453,11 +422,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if isinstance(decision, policy.Skip):
             facts.skip_kind = decision.kind
     item.stash[FACTS] = facts
-    item.user_properties.append((PROPERTY, facts.dumps()))
+    _record(item, facts)
     if isinstance(decision, policy.Skip):
         pytest.skip(decision.reason)
     if isinstance(decision, policy.Fail):
         pytest.fail(decision.reason, pytrace=False)
+
+
+def _record(item: pytest.Item, facts: TestFacts, report: pytest.TestReport | None = None) -> None:
+    """Keep exactly one ``dtypegate`` entry in the test's user_properties (and in ``report``'s)."""
+    entry = (PROPERTY, facts.dumps())
+    for props in (item.user_properties, report.user_properties if report is not None else None):
+        if props is None:
+            continue
+        props[:] = [p for p in props if not (isinstance(p, tuple) and p and p[0] == PROPERTY)]
+        props.append(entry)
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -560,16 +539,8 @@ def dtypegate_capabilities(request: pytest.FixtureRequest) -> Capabilities:
 
 
 # -- call: interception, audit, numerical health -------------------------------------------------
-def _declared(item: pytest.Item) -> set[str]:
-    out: set[str] = {"fp32", "fp64"}
-    request = item.stash.get(REQUEST, None)
-    decision = item.stash.get(DECISION, None)
-    if request is not None:
-        out.update(r.precision for r in request.requires)
-    if isinstance(decision, (policy.Run, policy.Downgrade)) and decision.precision:
-        out.add(decision.precision)
-        out.add(_p.PRECISIONS[decision.precision].hardware)
-    return out
+def _declared(item: pytest.Item) -> frozenset[str]:
+    return policy.declared(item.stash.get(REQUEST, None), item.stash.get(DECISION, None))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -611,7 +582,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             facts = TestFacts(decision="none")
             item.stash[FACTS] = facts
         facts.audit = [f"{op}:{prec}" for op, prec in interceptor.executed]
-        item.user_properties.append((PROPERTY, facts.dumps()))
+        _record(item, facts)
     if watch is not None and watch.finding is not None:
         # the first layer that overflowed: shown even when the test failed later on
         # (e.g. in sampling), since that is where the failure really started
@@ -619,7 +590,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         if facts is not None:
             facts.category = "nonfinite"
             facts.error_precision = ran
-            item.user_properties.append((PROPERTY, facts.dumps()))
+            _record(item, facts)
         if error is None:
             pytest.fail(message, pytrace=False)
         item.add_report_section("call", "dtypegate", message)
@@ -631,25 +602,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def _strict_check(item: pytest.Item, state: State, executed: list[tuple[str, str]]) -> None:
-    caps = state.capabilities()
-    declared = _declared(item)
-    for op, precision in executed:
-        if precision in declared:
-            continue
-        support = caps.support_of(precision)
-        if support is Support.NATIVE:
-            continue
-        facts = item.stash.get(FACTS, None)
-        if facts is not None:
-            facts.category = "undeclared"
-            facts.error_precision = precision
-            item.user_properties.append((PROPERTY, facts.dumps()))
-        pytest.fail(
-            f"dtypegate strict: {op} ran in {precision}, which is {support.value} on {caps.label()}, "
-            f"but the test does not declare {precision}. Declare it (@requires_dtype('{precision}') or take "
-            "the precision from model_dtype) so the gate can skip or downgrade it where it cannot run.",
-            pytrace=False,
-        )
+    found = policy.undeclared_gemm(executed, _declared(item), state.capabilities())
+    if found is None:
+        return
+    precision, reason = found
+    facts = item.stash.get(FACTS, None)
+    if facts is not None:
+        facts.category = "undeclared"
+        facts.error_precision = precision
+        _record(item, facts)
+    pytest.fail(reason, pytrace=False)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -683,6 +645,13 @@ def _explain_failure(item: pytest.Item, state: State, call: pytest.CallInfo[None
     for text in errors.exception_text(exc):
         classification = item.config.hook.pytest_dtypegate_classify_error(config=item.config, text=text)
         if classification is not None:
+            if not isinstance(classification, errors.Classification):
+                report.sections.append((
+                    "dtypegate",
+                    f"a pytest_dtypegate_classify_error hook returned {type(classification).__name__} "
+                    f"({classification!r:.80}); it must return pytest_dtypegate.errors.Classification or None",
+                ))
+                return
             break
     if classification is None:
         classification = errors.classify(exc)
@@ -710,9 +679,7 @@ def _explain_failure(item: pytest.Item, state: State, call: pytest.CallInfo[None
     facts.category = classification.category
     facts.error_precision = classification.precision
     item.stash[FACTS] = facts
-    entry = (PROPERTY, facts.dumps())
-    report.user_properties.append(entry)
-    item.user_properties.append(entry)  # so the teardown report carries it too
+    _record(item, facts, report)
 
 
 class Collector:
@@ -791,6 +758,8 @@ class Collector:
                 report.write_atomic(state.options.report, state.document)
             except OSError as exc:
                 state.report_error = f"could not write the report to {state.options.report}: {exc}"
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR  # CI must not read a lost report as success
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         from .summary import summary_lines

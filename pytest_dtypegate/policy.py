@@ -25,7 +25,9 @@ __all__ = [
     "Settings",
     "Skip",
     "decide",
+    "declared",
     "explain",
+    "undeclared_gemm",
     "usable",
 ]
 
@@ -190,6 +192,12 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
         return Run(None)
     if requested == _p.AUTO:
         best = _best_native(caps)
+        if best in request.siblings:
+            return Skip(
+                f"auto resolves to {best} on {caps.label()}, which already runs as this test's own [{best}] case",
+                requested,
+                "duplicate",
+            )
         return Run(best, _p.AUTO, caps.support_of(best))
     if usable(requested, caps, settings):
         return Run(requested, requested, caps.support_of(requested))
@@ -210,3 +218,32 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
             )
         return Downgrade(candidate, requested, reason, caps.support_of(candidate))
     return Skip(f"{reason}; no fallback precision is usable either", requested, kind)
+
+
+def declared(request: Request | None, decision: Decision | None) -> frozenset[str]:
+    """The precisions a test told the gate about: fp32/fp64, its requires_* markers, and what it ran in."""
+    out = {"fp32", "fp64"}
+    if request is not None:
+        out.update(r.precision for r in request.requires)
+    if isinstance(decision, (Run, Downgrade)) and decision.precision:
+        out.add(decision.precision)
+        out.add(_p.PRECISIONS[decision.precision].hardware)
+    return frozenset(out)
+
+
+def undeclared_gemm(
+    executed: list[tuple[str, str]], declared_precisions: frozenset[str], caps: Capabilities
+) -> tuple[str, str] | None:
+    """Strict audit: (precision, reason) when a test ran a GEMM in an undeclared, non-native precision."""
+    for op, precision in executed:
+        if precision in declared_precisions:
+            continue
+        support = caps.support_of(precision)
+        if support is Support.NATIVE:
+            continue
+        return precision, (
+            f"dtypegate strict: {op} ran in {precision}, which is {support.value} on {caps.label()}, "
+            f"but the test does not declare {precision}. Declare it (@requires_dtype('{precision}') or take "
+            "the precision from model_dtype) so the gate can skip or downgrade it where it cannot run."
+        )
+    return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -28,6 +29,7 @@ from .capabilities import (
     cuda_support,
     rocm_support,
 )
+from .precisions import PRECISIONS
 
 __all__ = [
     "DEVICE_PATTERN",
@@ -217,10 +219,7 @@ def probe_here(device: str) -> Capabilities:
             ok = support.get("fp32")
             support[name] = Evidence(rule(name)) if ok and ok.support.runs else Evidence(Support.UNSUPPORTED)
             continue
-        dtype = getattr(torch, {
-            "fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp64": "float64",
-            "fp8_e4m3": "float8_e4m3fn", "fp8_e5m2": "float8_e5m2",
-        }[name], None)
+        dtype = getattr(torch, PRECISIONS[name].storage, None)
         if dtype is None:
             support[name] = Evidence(Support.UNSUPPORTED, None, f"torch {torch.__version__} has no dtype for {name}")
             continue
@@ -311,6 +310,9 @@ def format_table(caps: Capabilities) -> str:
 
 
 def cli_main(args: argparse.Namespace) -> int:
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        sys.stderr.write(f"dtypegate probe: invalid --timeout {args.timeout!r}; give a positive number of seconds\n")
+        return 2
     if args.simulate:
         from .profiles import ProfileError, load
 

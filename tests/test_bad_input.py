@@ -119,3 +119,98 @@ def test_absent_explicit_device_is_a_usage_error(pytester: pytest.Pytester) -> N
     out = result.stdout.str() + result.stderr.str()
     assert "dtypegate: device 'cuda:3' is not available here: torch " in out
     assert "(from --dtypegate-device / dtypegate_device)" in out
+
+
+def test_marker_error_is_shown_once_without_a_chained_traceback(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('import pytest\n\n@pytest.mark.requires_capability("8")\ndef test_a():\n    pass\n')
+    out = pytester.runpytest().stdout.str()
+    assert out.count("@requires_capability expects integers") == 1
+    assert "During handling of the above exception" not in out
+
+
+def test_user_parametrized_unknown_precision_fails_cleanly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        'import pytest\n\n@pytest.mark.parametrize("model_dtype", ["bf17"], indirect=True)\n'
+        "def test_a(model_dtype):\n    pass\n"
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*In test_user_parametrized_unknown_precision_fails_cleanly.py::test_a[[]bf17]: model_dtype parameter: "
+         "unknown precision 'bf17'; valid names: *"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("dtypegate_audit = maybe",
+         "ERROR: dtypegate: invalid audit 'maybe' (from ini option dtypegate_audit in tox.ini); valid choices: true, false"),
+        ("dtypegate_probe_timeout = inf",
+         "ERROR: dtypegate: invalid probe_timeout 'inf' (from ini option dtypegate_probe_timeout in tox.ini); "
+         "give a positive number of seconds"),
+    ],
+)
+def test_bad_ini_values(pytester: pytest.Pytester, ini: str, message: str) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_a():\n    pass\n")
+    _usage_error(pytester.runpytest(), message)
+
+
+def test_true_ini_boolean_turns_audit_on(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("torch")
+    pytester.makeini("[pytest]\ndtypegate_audit = true\n")
+    pytester.makepyfile(
+        "import torch\n\ndef test_a(model_dtype):\n    torch.ones(2, 2, dtype=model_dtype) @ torch.ones(2, 2, dtype=model_dtype)\n"
+    )
+    pytester.runpytest("--dtypegate-dtypes=fp32", "--junitxml=j.xml").assert_outcomes(passed=1)
+    assert "matmul:fp32" in (pytester.path / "j.xml").read_text()
+
+
+def test_report_path_that_is_a_directory(pytester: pytest.Pytester) -> None:
+    (pytester.path / "reports").mkdir()
+    pytester.makepyfile("def test_a():\n    pass\n")
+    _usage_error(
+        pytester.runpytest("--dtypegate-report=reports"),
+        "ERROR: dtypegate: the report path 'reports' (from --dtypegate-report) is a directory; give a file name, "
+        "e.g. reports/run.json",
+    )
+
+
+def test_classify_hook_returning_something_else_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from pytest_dtypegate import Capabilities
+
+        def pytest_dtypegate_probe(config, device):
+            return Capabilities(device="cpu", support={"fp32": "native"})
+
+        def pytest_dtypegate_classify_error(config, text):
+            return "nonsense"
+        """
+    )
+    pytester.makepyfile("def test_a(model_dtype):\n    raise RuntimeError('x')\n")
+    result = pytester.runpytest("--dtypegate-dtypes=fp32")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["a pytest_dtypegate_classify_error hook returned str ('nonsense'); it must return "
+         "pytest_dtypegate.errors.Classification or None"]
+    )
+
+
+def test_bad_input_under_xdist_is_not_an_internal_error(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("xdist")
+    pytester.makepyfile("def test_a(model_dtype):\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", "--dtypegate-device=cuda:5")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert "dtypegate: device 'cuda:5' is not available here" in out
+    assert "INTERNALERROR" not in out
+    pytester.makeconftest("def pytest_dtypegate_probe(config, device):\n    return 42\n")
+    result = pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(errors=3)
+    assert "During handling" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*a pytest_dtypegate_probe hook returned int (42); it must return *"])
+    assert "INTERNALERROR" not in result.stdout.str()

@@ -111,3 +111,22 @@ def test_usable_and_settings_validation() -> None:
         Settings(on_unsupported="ignore")
     with pytest.raises(ValueError, match="allow_emulated must be one of auto, true, false"):
         Settings(allow_emulated="yes")
+
+
+def test_auto_that_resolves_to_a_sibling_is_a_duplicate() -> None:
+    d = decide(req("auto", ("auto", "fp32")), CPU, SKIP)
+    assert d == Skip("auto resolves to fp32 on Intel Xeon (cpu), which already runs as this test's own [fp32] case",
+                     "auto", "duplicate")
+
+
+def test_declared_and_strict_audit() -> None:
+    from pytest_dtypegate.policy import declared, undeclared_gemm
+
+    request = Request("amp_bf16", ("amp_bf16",), (Requirement("fp16"),))
+    ran = decide(request, A100, SKIP)
+    assert declared(request, ran) == {"fp32", "fp64", "fp16", "amp_bf16", "bf16"}
+    assert declared(None, None) == {"fp32", "fp64"}
+    found = undeclared_gemm([("linear", "fp16"), ("matmul", "bf16")], declared(None, None), V100)
+    assert found is not None and found[0] == "bf16"
+    assert found[1].startswith("dtypegate strict: matmul ran in bf16, which is emulated on Tesla V100-SXM2-16GB (sm_70)")
+    assert undeclared_gemm([("matmul", "bf16")], declared(None, None), A100) is None  # native: fine

@@ -101,6 +101,7 @@ def test_report_write_is_atomic_and_a_bad_path_is_reported(pytester: pytest.Pyte
     (pytester.path / "blocked").write_text("a file, not a directory")
     result = pytester.runpytest("--dtypegate-simulate=a100", "--dtypegate-report=blocked/r.json")
     result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # a lost report must not read as success
     result.stdout.fnmatch_lines(["ERROR: could not write the report to blocked/r.json: *"])
     assert "Traceback" not in result.stdout.str()
     assert target.read_text() == '{"previous": "kept"}'
@@ -114,6 +115,12 @@ def test_user_properties_reach_junit_xml(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--dtypegate-simulate=v100", "--junitxml=junit.xml")
     xml = (pytester.path / "junit.xml").read_text()
     assert 'name="dtypegate"' in xml
+    # one entry per test, however often the facts changed during the run
+    import xml.etree.ElementTree as ET
+
+    for case in ET.fromstring(xml).iter("testcase"):
+        names = [p.get("name") for p in case.iter("property")]
+        assert names.count("dtypegate") <= 1, case.get("name")
     assert "&quot;decision&quot;: &quot;skip&quot;" in xml or '"decision": "skip"' in xml
 
 
