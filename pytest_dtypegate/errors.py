@@ -1234,6 +1234,26 @@ def _read_text(words: list[str]) -> str:
     return " ".join(words)
 
 
+_UNKNOWN = "not a dtype error I know"
+
+
+def _unclassified_json() -> dict[str, Any]:
+    """``explain --json`` for a text the catalogue has no entry for: the classified keys, null or empty."""
+    return {
+        "category": None,
+        "precision": None,
+        "other": None,
+        "entry": None,
+        "summary": f"{_UNKNOWN}: dtypegate's catalogue has no entry for this message",
+        "advice": None,
+        "source": None,
+        "op": None,
+        "operands": [],
+        "fixes": [],
+        "message": _UNKNOWN,
+    }
+
+
 def cli_main(args: argparse.Namespace) -> int:
     """Run ``dtypegate explain``: 0 classified, 1 not a dtype error, 2 bad input."""
     try:
@@ -1250,9 +1270,9 @@ def cli_main(args: argparse.Namespace) -> int:
     found = classify(text)
     if found is None:
         if args.json:
-            print(json.dumps({"category": None, "message": "not a dtype error I know"}))
+            print(json.dumps(_unclassified_json(), indent=2, sort_keys=True))
         else:
-            print("not a dtype error I know: dtypegate's catalogue has no entry for this message")
+            print(f"{_UNKNOWN}: dtypegate's catalogue has no entry for this message")
         return 1
     if args.json:
         data = found.to_json()

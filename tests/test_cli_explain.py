@@ -79,9 +79,39 @@ def test_an_unknown_error_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == ""
 
 
+CLASSIFIED_KEYS = {"category", "precision", "other", "summary", "advice", "entry", "source", "op", "operands",
+                   "fixes"}
+
+
 def test_an_unknown_error_in_json_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert explain(["--json", "boom"]) == 1
-    assert json.loads(capsys.readouterr().out) == {"category": None, "message": "not a dtype error I know"}
+    out, err = capsys.readouterr()
+    assert err == ""
+    data = json.loads(out)
+    # the same keys as a classified text, so a consumer can always read category, precision, summary, advice
+    assert set(data) == CLASSIFIED_KEYS | {"message"}
+    assert data == {
+        "category": None,
+        "precision": None,
+        "other": None,
+        "summary": "not a dtype error I know: dtypegate's catalogue has no entry for this message",
+        "advice": None,
+        "entry": None,
+        "source": None,
+        "op": None,
+        "operands": [],
+        "fixes": [],
+        "message": "not a dtype error I know",
+    }
+
+
+def test_json_keys_are_the_same_classified_or_not(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain(["--json", GEMM]) == 0
+    known = json.loads(capsys.readouterr().out)
+    assert explain(["--json", "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"]) == 1
+    unknown = json.loads(capsys.readouterr().out)
+    assert set(known) == CLASSIFIED_KEYS
+    assert set(unknown) - {"message"} == set(known)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n"])
@@ -159,3 +189,8 @@ def test_a_real_process_reads_stdin_and_sets_the_exit_code() -> None:
     done = run(["-"], "KeyError: 'model'\n")
     assert (done.returncode, done.stdout) == (
         1, "not a dtype error I know: dtypegate's catalogue has no entry for this message\n")
+    done = run(["--json", "-"], "KeyError: 'model'\n")
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["category"], data["precision"], data["advice"]) == (None, None, None)
+    assert data["summary"] == "not a dtype error I know: dtypegate's catalogue has no entry for this message"

@@ -96,6 +96,29 @@ ERRORS: dict[tuple[str, str, str, str], tuple[str, str]] = {
         "RuntimeError", "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16"),
     ("qwen-windows-cuda10", "fp8_e4m3", "scaled_mm", "scaled_mm"): (
         "AttributeError", "module 'torch' has no attribute '_scaled_mm'"),
+    # the entry points added later: mv/addmv (gemv), einsum, tensordot, addbmm
+    ("p100", "bf16", "mv", "gemv"): ("RuntimeError", P100_GEMM),  # CUDABlas.cpp: bf16 gemv runs a gemm
+    ("p100", "bf16", "addmv", "gemv"): ("RuntimeError", P100_GEMM),
+    ("p100", "bf16", "einsum", "gemm"): ("RuntimeError", P100_GEMM),
+    ("p100", "bf16", "einsum", "bgemm"): ("RuntimeError", P100_BGEMM),
+    ("p100", "bf16", "tensordot", "gemm"): ("RuntimeError", P100_GEMM),
+    ("p100", "bf16", "addbmm", "gemm"): ("RuntimeError", P100_GEMM),
+    ("qwen-windows-cuda10", "bf16", "mv", "gemv"): (
+        "RuntimeError", "at::cuda::blas::gemv: not implemented for struct c10::BFloat16"),
+    ("qwen-windows-cuda10", "bf16", "matmul", "gemv"): (
+        "RuntimeError", "at::cuda::blas::gemv: not implemented for struct c10::BFloat16"),
+    ("qwen-windows-cuda10", "bf16", "einsum", "gemm"): (
+        "RuntimeError", "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"),
+    ("qwen-windows-cuda10", "bf16", "einsum", "bgemm"): (
+        "RuntimeError", "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16"),
+    ("qwen-windows-cuda10", "bf16", "tensordot", "gemm"): (
+        "RuntimeError", "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"),
+    ("cpu-torch2.1", "fp16", "mv", "gemv"): ("RuntimeError", "\"addmv_impl_cpu\" not implemented for 'Half'"),
+    ("cpu-torch2.1", "fp16", "tensordot", "gemm"): ("RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Half'"),
+    ("cpu-torch2.1", "fp8_e4m3", "mv", "gemv"): (
+        "RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Float8_e4m3fn'"),  # no gemv entry: gemm covers it
+    ("mps-macos13", "bf16", "einsum", "bgemm"): ("TypeError", MPS_BF16),
+    ("mps-macos13", "bf16", "addmv", "gemv"): ("TypeError", MPS_BF16),
 }
 
 VALID: dict[str, Any] = {
@@ -185,8 +208,51 @@ def test_unsupported_low_precision_covers_every_gemm_kind(name: str) -> None:
     p = profiles.load(name)
     low = "fp16" if name == "cpu-torch2.1" else "bf16"
     for op, kind in [("linear", "gemm"), ("bmm", "bgemm"), ("conv2d", "conv"), ("sdpa", "sdpa"),
-                     ("matmul", "gemm"), ("matmul", "bgemm"), ("conv1d", "conv"), ("mm", "gemm")]:
+                     ("matmul", "gemm"), ("matmul", "bgemm"), ("conv1d", "conv"), ("mm", "gemm"),
+                     ("matmul", "gemv"), ("mv", "gemv"), ("addmv", "gemv"), ("einsum", "gemm"),
+                     ("einsum", "bgemm"), ("tensordot", "gemm"), ("addbmm", "gemm")]:
         assert p.error_for(low, op, kind) is not None, (op, kind)
+
+
+def test_every_op_has_a_known_kind() -> None:
+    assert set(profiles.OPS.values()) - {None} <= set(profiles.KINDS)
+    assert set(profiles.KIND_PARENT) <= set(profiles.KINDS)
+    assert set(profiles.KIND_PARENT.values()) <= set(profiles.KINDS)
+
+
+def _gemv_profile(tmp_path: Path, entries: list[dict[str, Any]]) -> profiles.Profile:
+    return profiles.load(str(_write(tmp_path, _variant(errors__bf16=entries))))
+
+
+def test_a_gemm_entry_covers_gemv_ops(tmp_path: Path) -> None:
+    p = _gemv_profile(tmp_path, [{"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"}])
+    for op in ("mv", "addmv", "matmul"):
+        spec = p.error_for("bf16", op, "gemv")
+        assert spec is not None and spec.message == "no bf16 gemm"
+    assert p.error_for("bf16", "bmm", "bgemm") is None
+
+
+def test_a_gemv_entry_listed_first_gives_gemv_its_own_text(tmp_path: Path) -> None:
+    p = _gemv_profile(tmp_path, [
+        {"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"},
+        {"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"},
+    ])
+    assert p.error_for("bf16", "mv", "gemv") == profiles.ErrorSpec(frozenset({"gemv"}), "RuntimeError", "no bf16 gemv")
+    assert p.error_for("bf16", "mm", "gemm") == profiles.ErrorSpec(frozenset({"gemm"}), "RuntimeError", "no bf16 gemm")
+    # entries are tried in order: a gemm entry listed first takes the gemv ops too
+    p = _gemv_profile(tmp_path, [
+        {"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"},
+        {"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"},
+    ])
+    spec = p.error_for("bf16", "mv", "gemv")
+    assert spec is not None and spec.message == "no bf16 gemm"
+
+
+def test_a_gemv_entry_does_not_cover_gemm_ops(tmp_path: Path) -> None:
+    p = _gemv_profile(tmp_path, [{"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"}])
+    assert p.error_for("bf16", "mv", "gemv") is not None
+    assert p.error_for("bf16", "mm", "gemm") is None
+    assert p.error_for("bf16", "einsum", "gemm") is None
 
 
 @pytest.mark.parametrize(("key", "expected"), list(ERRORS.items()), ids=["-".join(k) for k in ERRORS])
@@ -376,10 +442,10 @@ MALFORMED: list[tuple[Any, str]] = [
      "NotImplementedError, AttributeError"),
     (_variant(errors__bf16={"type": "RuntimeError", "message": ""}),
      "errors['bf16']: 'message' must be a non-empty string"),
-    (_variant(errors__fp8_e4m3=[{"ops": ["einsum"], "type": "RuntimeError", "message": "x"}]),
-     "errors['fp8_e4m3'][0]: unknown op 'einsum'; valid: mm, addmm, linear, matmul, bmm, baddbmm, conv1d, "
-     "conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sdpa, scaled_mm, gemm, bgemm, "
-     "conv, sdpa, scaled_mm, *"),
+    (_variant(errors__fp8_e4m3=[{"ops": ["dot"], "type": "RuntimeError", "message": "x"}]),
+     "errors['fp8_e4m3'][0]: unknown op 'dot'; valid: mm, addmm, addbmm, linear, tensordot, matmul, einsum, mv, "
+     "addmv, bmm, baddbmm, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sdpa, "
+     "scaled_mm, gemm, gemv, bgemm, conv, *"),
     (_variant(errors__fp8_e4m3=[{"ops": "mm", "type": "RuntimeError", "message": "x"}]),
      "errors['fp8_e4m3'][0]: 'ops' must be a non-empty list of op names"),
     (_variant(errors__bf16={"type": "RuntimeError", "message": "x", "status": 7}),

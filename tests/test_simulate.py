@@ -21,6 +21,10 @@ P100_GEMM = profiles.load("p100").errors["bf16"][1].message
 P100_BGEMM = profiles.load("p100").errors["bf16"][0].message
 QWEN_GEMM = "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"
 QWEN_BGEMM = "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16"
+QWEN_GEMV = "at::cuda::blas::gemv: not implemented for struct c10::BFloat16"
+# kind -> the text each profile raises for it in bf16 (cuBLAS runs a bf16 gemv as a gemm on CUDA 11+)
+P100_TEXT = {"gemm": P100_GEMM, "gemv": P100_GEMM, "conv": P100_GEMM, "bgemm": P100_BGEMM, "sdpa": P100_BGEMM}
+QWEN_TEXT = {"gemm": QWEN_GEMM, "gemv": QWEN_GEMV, "conv": QWEN_GEMM, "bgemm": QWEN_BGEMM, "sdpa": QWEN_BGEMM}
 SCALED_MM = (
     "torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 or 8.9, or ROCm MI300+"
 )
@@ -77,6 +81,34 @@ CALLS: list[tuple[str, Callable[[Any], Any], str]] = [
     ("nn.Conv2d", lambda d: nn.Conv2d(2, 3, 3).to(d)(t(1, 2, 8, 8, dtype=d)), "conv"),
     ("torch.conv2d", lambda d: torch.conv2d(t(1, 2, 8, 8, dtype=d), t(3, 2, 3, 3, dtype=d)), "conv"),
     ("sdpa", _sdpa, "sdpa"),
+    # matrix-vector products
+    ("torch.mv", lambda d: torch.mv(t(3, 8, dtype=d), t(8, dtype=d)), "gemv"),
+    ("Tensor.mv", lambda d: t(3, 8, dtype=d).mv(t(8, dtype=d)), "gemv"),
+    ("torch.addmv", lambda d: torch.addmv(t(3, dtype=d), t(3, 8, dtype=d), t(8, dtype=d)), "gemv"),
+    ("Tensor.addmv", lambda d: t(3, dtype=d).addmv(t(3, 8, dtype=d), t(8, dtype=d)), "gemv"),
+    ("Tensor.addmv_", lambda d: t(3, dtype=d).addmv_(t(3, 8, dtype=d), t(8, dtype=d)), "gemv"),
+    ("torch.matmul matrix @ vector", lambda d: torch.matmul(t(3, 8, dtype=d), t(8, dtype=d)), "gemv"),
+    ("a @ v 3-D", lambda d: t(2, 3, 8, dtype=d) @ t(8, dtype=d), "gemv"),
+    # einsum: the kind follows the equation
+    ("einsum attention scores", lambda d: torch.einsum("bhqd,bhkd->bhqk", t(1, 2, 4, 8, dtype=d),
+                                                       t(1, 2, 5, 8, dtype=d)), "bgemm"),
+    ("einsum projection", lambda d: torch.einsum("bld,dh->blh", t(2, 3, 8, dtype=d), t(8, 4, dtype=d)), "gemm"),
+    ("einsum matrix-vector", lambda d: torch.einsum("ij,j->i", t(3, 8, dtype=d), t(8, dtype=d)), "gemm"),
+    ("einsum implicit output", lambda d: torch.einsum("ij,jk", t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("einsum operand list", lambda d: torch.einsum("ij,jk->ik", [t(2, 8, dtype=d), t(8, 3, dtype=d)]), "gemm"),
+    ("einsum sublists", lambda d: torch.einsum(t(2, 8, dtype=d), [0, 1], t(8, 3, dtype=d), [1, 2], [0, 2]),
+     "gemm"),
+    ("einsum sublists ellipsis", lambda d: torch.einsum(t(2, 3, 8, dtype=d), [..., 0, 1], t(2, 8, 4, dtype=d),
+                                                        [..., 1, 2], [..., 0, 2]), "bgemm"),
+    ("einsum three operands", lambda d: torch.einsum("bn,anm,bm->ba", t(2, 5, dtype=d), t(3, 5, 4, dtype=d),
+                                                     t(2, 4, dtype=d)), "gemm"),
+    # tensordot and addbmm run one 2-D GEMM
+    ("torch.tensordot", lambda d: torch.tensordot(t(2, 3, 8, dtype=d), t(8, 4, dtype=d), dims=1), "gemm"),
+    ("torch.tensordot dims lists", lambda d: torch.tensordot(t(3, 8, dtype=d), t(4, 8, dtype=d),
+                                                             dims=([1], [1])), "gemm"),
+    ("torch.addbmm", lambda d: torch.addbmm(t(3, 3, dtype=d), t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "gemm"),
+    ("Tensor.addbmm", lambda d: t(3, 3, dtype=d).addbmm(t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "gemm"),
+    ("Tensor.addbmm_", lambda d: t(3, 3, dtype=d).addbmm_(t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "gemm"),
 ]
 
 
@@ -85,7 +117,7 @@ def test_p100_bf16_raises_the_platform_error(name: str, call: Callable[[Any], An
     with Interceptor(profiles.load("p100"), audit=False) as ic, pytest.raises(RuntimeError) as info:
         call(torch.bfloat16)
     assert type(info.value) is RuntimeError
-    assert str(info.value) == (P100_BGEMM if kind in ("bgemm", "sdpa") else P100_GEMM)
+    assert str(info.value) == P100_TEXT[kind]
     assert len(ic.simulated) == 1 and ic.simulated[0][1] == "bf16"
 
 
@@ -94,7 +126,7 @@ def test_qwen_bf16_raises_the_reported_error(name: str, call: Callable[[Any], An
     with Interceptor(profiles.load("qwen-windows-cuda10"), audit=False), pytest.raises(RuntimeError) as info:
         call(torch.bfloat16)
     assert type(info.value) is RuntimeError
-    assert str(info.value) == (QWEN_BGEMM if kind in ("bgemm", "sdpa") else QWEN_GEMM)
+    assert str(info.value) == QWEN_TEXT[kind]
 
 
 @pytest.mark.parametrize(("name", "call", "kind"), CALLS, ids=[c[0] for c in CALLS])
@@ -107,6 +139,103 @@ def test_fp32_runs_unchanged_under_p100(name: str, call: Callable[[Any], Any], k
     torch.testing.assert_close(got, expected)
     assert [p for _, p in ic.executed] == ["fp32"]
     assert ic.simulated == []
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), CALLS, ids=[c[0] for c in CALLS])
+def test_bf16_runs_without_a_profile_that_refuses_it(name: str, call: Callable[[Any], Any], kind: str) -> None:
+    torch.manual_seed(1)
+    expected = call(torch.bfloat16)
+    with Interceptor(profiles.load("t4"), audit=False) as ic:  # t4: bf16 emulated, fp8 refused
+        torch.manual_seed(1)
+        got = call(torch.bfloat16)
+    torch.testing.assert_close(got, expected)
+    assert ic.simulated == []
+
+
+NEW_ENTRY_POINTS = [c for c in CALLS if c[0].split()[0] in (
+    "torch.mv", "Tensor.mv", "torch.addmv", "Tensor.addmv", "Tensor.addmv_", "einsum", "torch.tensordot",
+    "torch.addbmm", "Tensor.addbmm", "Tensor.addbmm_")]
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), NEW_ENTRY_POINTS, ids=[c[0] for c in NEW_ENTRY_POINTS])
+def test_the_simulated_op_is_named_in_the_report(name: str, call: Callable[[Any], Any], kind: str) -> None:
+    op = name.split()[0].split(".")[-1].rstrip("_")
+    with Interceptor(profiles.load("p100"), audit=False) as ic, pytest.raises(RuntimeError):
+        call(torch.bfloat16)
+    assert ic.simulated == [(op, "bf16")]
+
+
+def test_einsum_without_a_contraction_runs_and_is_not_recorded() -> None:
+    bf16 = torch.bfloat16
+    with Interceptor(profiles.load("p100"), audit=True) as ic:
+        outer = torch.einsum("i,j->ij", t(4, dtype=bf16), t(3, dtype=bf16))  # RoPE's freqs: no GEMM
+        torch.einsum("ij->ji", t(2, 3, dtype=bf16))
+        torch.einsum("ii", t(3, 3, dtype=bf16))
+        torch.einsum("bi,bi->bi", t(2, 3, dtype=bf16), t(2, 3, dtype=bf16))
+        torch.einsum(t(2, 3, dtype=bf16), [0, 1], [1, 0])
+    assert outer.shape == (4, 3)
+    assert ic.executed == [] and ic.simulated == []
+
+
+def test_einsum_and_friends_are_audited() -> None:
+    with Interceptor(None, audit=True) as ic:
+        torch.einsum("bhqd,bhkd->bhqk", t(1, 2, 4, 8, dtype=torch.bfloat16), t(1, 2, 5, 8, dtype=torch.bfloat16))
+        torch.mv(t(3, 8, dtype=torch.float16), t(8, dtype=torch.float16))
+        torch.tensordot(t(3, 8), t(8, 2), dims=1)
+        torch.addbmm(t(3, 3, dtype=torch.float64), t(2, 3, 8, dtype=torch.float64), t(2, 8, 3, dtype=torch.float64))
+        t(3, 8) @ t(8)
+    assert ic.executed == [
+        ("einsum", "bf16"), ("mv", "fp16"), ("tensordot", "fp32"), ("addbmm", "fp64"), ("matmul", "fp32"),
+    ]
+
+
+def test_einsum_under_autocast_computes_in_the_autocast_dtype() -> None:
+    with Interceptor(profiles.load("qwen-windows-cuda10"), audit=False), torch.autocast("cpu", dtype=torch.bfloat16):
+        with pytest.raises(RuntimeError) as info:
+            torch.einsum("bld,dh->blh", t(2, 3, 8), t(8, 4))
+        assert str(info.value) == QWEN_GEMM
+
+
+@pytest.mark.parametrize("equation", [
+    "ij,jk->ik", "ij,jk", "bij,bjk->bik", "bhqd,bhkd->bhqk", "bld,dh->blh", "i,j->ij", "ij->ji", "ii", "ii->i",
+    "i,i->", "ij,j->i", "bi,bi->b", "bn,anm,bm->ba", "ij,jk,kl->il", "ab,ab,ab->", "ij,ij,jk->ik",
+    "...ij,...jk->...ik", "...ij,...jk->ik", "i,i->i", "ij,ji->", "abc,abd->cd", "ab,bc,cd,de->ae", "ij,jk->ijk",
+])
+def test_einsum_kind_matches_what_torch_runs(equation: str) -> None:
+    """The equation reading agrees with at::einsum: the first aten::bmm it runs, batched or not, or none."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Bmms(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[int] = []
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            if func._schema.name == "aten::bmm":
+                self.batches.append(args[0].shape[0])
+            return func(*args, **(kwargs or {}))
+
+    sizes = {label: 2 + i for i, label in enumerate("abcdefghijklmnopqrstuvwxyz")}
+    operands = []
+    for term in equation.split("->")[0].split(","):
+        shape = [2, 3] if term.startswith("...") else []
+        operands.append(torch.randn(*shape, *(sizes[c] for c in term.removeprefix("..."))))
+    with torch.backends.opt_einsum.flags(enabled=False), Bmms() as log:
+        torch.einsum(equation, *operands)
+    real = None if not log.batches else "bgemm" if log.batches[0] > 1 else "gemm"
+    assert simulate._einsum_kind(equation, len(operands)) == real
+
+
+def test_new_entry_points_are_restored() -> None:
+    einsum, tensordot, mv = torch.einsum, torch.tensordot, torch.mv
+    with Interceptor(profiles.load("p100"), audit=False):
+        assert torch.einsum is not einsum and torch.tensordot is not tensordot and torch.mv is not mv
+        assert {"mv", "addmv", "addmv_", "addbmm", "addbmm_"} <= set(vars(torch.Tensor))
+    assert (torch.einsum, torch.tensordot, torch.mv) == (einsum, tensordot, mv)
+    assert torch.einsum is torch.functional.einsum
+    assert not {"mv", "addmv", "addmv_", "addbmm", "addbmm_"} & set(vars(torch.Tensor))
+    out = torch.einsum("ij,jk->ik", t(2, 2, dtype=torch.bfloat16), t(2, 2, dtype=torch.bfloat16))
+    assert out.dtype == torch.bfloat16
 
 
 def test_simulated_error_is_the_platform_error_and_nothing_more() -> None:
@@ -167,6 +296,12 @@ def test_cpu_torch21_fp16() -> None:
         with pytest.raises(NotImplementedError) as ninfo:
             _scaled_mm(torch.float8_e4m3fn)
         assert str(ninfo.value).startswith("Could not run 'aten::_scaled_mm' with arguments from the 'CPU' backend.")
+        with pytest.raises(RuntimeError) as info:
+            torch.mv(t(3, 8, dtype=half), t(8, dtype=half))
+        assert str(info.value) == "\"addmv_impl_cpu\" not implemented for 'Half'"
+        with pytest.raises(RuntimeError) as info:
+            torch.einsum("bij,bjk->bik", t(2, 3, 8, dtype=half), t(2, 8, 3, dtype=half))
+        assert str(info.value) == "\"baddbmm_with_gemm\" not implemented for 'Half'"
         nn.Linear(8, 4).bfloat16()(t(2, 8, dtype=torch.bfloat16))  # bf16 is emulated: it runs
         nn.ConvTranspose3d(2, 2, 2).half()(t(1, 2, 3, 3, 3, dtype=half))  # not covered: runs as torch does
     assert ic.executed == [("linear", "bf16"), ("conv_transpose3d", "fp16")]

@@ -48,14 +48,19 @@ fp8_e4m3 fp8_e5m2 fp64``); autocast precisions may be listed and otherwise
 follow their compute precision.  Every precision marked ``unsupported`` needs
 an ``errors`` entry, and ``errors`` may only name unsupported precisions.
 
-Op names (:data:`OPS`) are those the interceptor sees: ``mm addmm linear
-matmul bmm baddbmm conv1d conv2d conv3d conv_transpose1d conv_transpose2d
-conv_transpose3d sdpa scaled_mm``.  Kinds (:data:`KINDS`) group them the way
-the kernels below them do: ``gemm`` (one 2-D GEMM: mm, addmm, linear, and a
-matmul that folds to one), ``bgemm`` (a batched GEMM: bmm, baddbmm, a matmul of
-two batched operands), ``conv``, ``sdpa`` and ``scaled_mm``.  An op that no
-entry of an unsupported precision matches is left to run as the real machine
-runs it.
+Op names (:data:`OPS`) are those the interceptor sees: ``mm addmm addbmm
+linear tensordot matmul einsum mv addmv bmm baddbmm conv1d conv2d conv3d
+conv_transpose1d conv_transpose2d conv_transpose3d sdpa scaled_mm``.  Kinds
+(:data:`KINDS`) group them the way the kernels below them do: ``gemm`` (one
+2-D GEMM: mm, addmm, addbmm, linear, tensordot, a matmul that folds to one, an
+einsum whose contraction has no batch label), ``gemv`` (a matrix-vector
+product: mv, addmv, a matmul of a matrix and a vector), ``bgemm`` (a batched
+GEMM: bmm, baddbmm, a matmul of two batched operands, an einsum contraction
+with a batch label), ``conv``, ``sdpa`` and ``scaled_mm``.  ``gemv`` is a
+refinement of ``gemm`` (:data:`KIND_PARENT`): an entry that names ``gemm``
+also matches the ``gemv`` ops, so list a ``gemv`` entry before it where the
+platform's matrix-vector text differs.  An op that no entry of an unsupported
+precision matches is left to run as the real machine runs it.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ __all__ = [
     "COMPUTE_PRECISIONS",
     "EXCEPTION_TYPES",
     "KINDS",
+    "KIND_PARENT",
     "OPS",
     "SCHEMA",
     "ErrorSpec",
@@ -93,12 +99,18 @@ __all__ = [
 SCHEMA = "dtypegate.profile/1"
 
 #: The op names the interceptor reports, with the kind each belongs to
-#: (``matmul`` is ``gemm`` or ``bgemm`` depending on its operands).
+#: (``matmul`` is ``gemm``, ``gemv`` or ``bgemm`` depending on its operands,
+#: ``einsum`` ``gemm`` or ``bgemm`` depending on its equation).
 OPS: dict[str, str | None] = {
     "mm": "gemm",
     "addmm": "gemm",
+    "addbmm": "gemm",
     "linear": "gemm",
+    "tensordot": "gemm",
     "matmul": None,
+    "einsum": None,
+    "mv": "gemv",
+    "addmv": "gemv",
     "bmm": "bgemm",
     "baddbmm": "bgemm",
     "conv1d": "conv",
@@ -110,7 +122,11 @@ OPS: dict[str, str | None] = {
     "sdpa": "sdpa",
     "scaled_mm": "scaled_mm",
 }
-KINDS: tuple[str, ...] = ("gemm", "bgemm", "conv", "sdpa", "scaled_mm")
+KINDS: tuple[str, ...] = ("gemm", "gemv", "bgemm", "conv", "sdpa", "scaled_mm")
+#: A kind that an entry naming its parent kind matches too: cuBLAS and the CPU
+#: BLAS run a matrix-vector product as a GEMM or next to one, so a profile that
+#: only says ``gemm`` still covers ``mv``.
+KIND_PARENT: dict[str, str] = {"gemv": "gemm"}
 ANY_OP = "*"
 
 #: The precisions a GEMM computes in; a profile states each of them.
@@ -160,7 +176,12 @@ class ErrorSpec:
     source: str | None = None
 
     def matches(self, op: str, kind: str) -> bool:
-        return ANY_OP in self.ops or op in self.ops or kind in self.ops
+        """Whether this entry covers ``op`` of ``kind`` (by name, kind, parent kind or ``*``)."""
+        ops = self.ops
+        if ANY_OP in ops or op in ops or kind in ops:
+            return True
+        parent = KIND_PARENT.get(kind)
+        return parent is not None and parent in ops
 
     def exception(self) -> Exception:
         """A new instance of the platform's exception, with its exact message."""
@@ -191,7 +212,7 @@ class Profile:
         return frozenset(self.errors)
 
     def error_for(self, precision: str, op: str, kind: str) -> ErrorSpec | None:
-        """The first error entry of ``precision`` that matches ``op`` (or its ``kind``)."""
+        """The first error entry of ``precision`` that matches ``op`` (or its ``kind``, or the kind's parent)."""
         for spec in self.errors.get(precision, ()):
             if spec.matches(op, kind):
                 return spec
@@ -338,7 +359,7 @@ def _error_entry(where: str, label: str, item: Any) -> ErrorSpec:
     ops = item.get("ops", [ANY_OP])
     if not isinstance(ops, list) or not ops or not all(isinstance(o, str) for o in ops):
         raise ProfileError(where, f"{label}: 'ops' must be a non-empty list of op names")
-    valid = (*OPS, *KINDS, ANY_OP)
+    valid = tuple(dict.fromkeys((*OPS, *KINDS, ANY_OP)))  # sdpa and scaled_mm are op and kind
     for op in ops:
         if op not in valid:
             raise ProfileError(where, f"{label}: unknown op {op!r}; valid: {', '.join(valid)}")
