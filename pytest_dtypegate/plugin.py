@@ -7,62 +7,35 @@ only when a test that uses a marker or fixture of ours is set up.
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import uuid
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import policy
+from . import options, policy
 from . import precisions as _p
 from .capabilities import Capabilities, Support
 from .facts import PROPERTY, TestFacts, facts_from_properties
 from .markers import MARKERS, NAMES, MarkerError, parse_dtypes, parse_requirements
+from .options import BOOL, HELP, Options, flag
 
 if TYPE_CHECKING:
     from .profiles import Profile
-
-# -- options ------------------------------------------------------------------------
-# Each option is --dtypegate-X on the command line with an ini twin dtypegate_X;
-# both share one help text, and the command line wins.
-_HELP = {
-    "dtypes": "precisions model_dtype runs, e.g. 'bf16 fp16 fp32' (default: bf16 fp16 fp32)",
-    "on_unsupported": "what happens to a test whose precision the device cannot run: skip | downgrade | fail",
-    "allow_emulated": "run precisions the device only emulates: auto (on the CPU only) | true | false",
-    "device": "device to gate and run on: auto | cpu | cuda | cuda:N | mps | xpu | xpu:N",
-    "simulate": "behave as a simulated platform: a built-in profile name (see `dtypegate profiles`) or a file",
-    "audit": "record the precisions of the GEMM-family ops each test executes",
-    "strict": "fail a test that executed a GEMM in a precision the device cannot run natively without "
-    "declaring it (implies --dtypegate-audit)",
-    "report": "write the run's JSON report to this path",
-    "leg": "label of this run in the cross-run matrix (default: the device name or the profile)",
-    "probe_timeout": "seconds before the capability probe is abandoned (default 60)",
-    "check_finite": "fail a low-precision test whose model outputs contain NaN or inf",
-    "tolerance": "per-precision comparison tolerances, e.g. 'bf16:2e-2,1e-3 fp16:1e-3,1e-5'",
-}
-_BOOL = ("audit", "strict", "check_finite")
-_TRUTH = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False,
-          "": False}
-_CHOICES = {
-    "on_unsupported": policy.ON_UNSUPPORTED,
-    "allow_emulated": policy.ALLOW_EMULATED,
-}
 
 _FIXTURES = frozenset(("model_dtype", "model_precision", "dtypegate_capabilities"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dtypegate", "precision gating for PyTorch model tests (pytest-dtypegate)")
-    for name, text in _HELP.items():
-        flag = "--dtypegate-" + name.replace("_", "-")
-        if name in _BOOL:
-            group.addoption(flag, action="store_true", default=None, dest=f"dtypegate_{name}", help=text)
+    for name, text in HELP.items():
+        if name in BOOL:
+            group.addoption(flag(name), action="store_true", default=None, dest=f"dtypegate_{name}", help=text)
             parser.addini(f"dtypegate_{name}", text + " (ini: true or false)", default=None)
         else:
-            group.addoption(flag, action="store", default=None, dest=f"dtypegate_{name}", help=text)
+            group.addoption(flag(name), action="store", default=None, dest=f"dtypegate_{name}", help=text)
             parser.addini(f"dtypegate_{name}", text, default=None)
 
 
@@ -73,26 +46,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 # -- state ----------------------------------------------------------------------------
-@dataclass
-class Options:
-    dtypes: tuple[str, ...] = _p.DEFAULT_DTYPES
-    settings: policy.Settings = field(default_factory=policy.Settings)
-    device: str = "auto"
-    simulate: str | None = None
-    audit: bool = False
-    strict: bool = False
-    report: str | None = None
-    leg: str | None = None
-    probe_timeout: float = 60.0
-    check_finite: bool = False
-    tolerance: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-
 def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
     """An option's value and where it came from (command line beats ini)."""
     cli = config.getoption(f"dtypegate_{name}")
     if cli is not None:
-        return cli, "--dtypegate-" + name.replace("_", "-")
+        return cli, flag(name)
     value = config.getini(f"dtypegate_{name}")
     where = f"ini option dtypegate_{name}"
     if config.inipath is not None:
@@ -101,75 +59,11 @@ def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
 
 
 def read_options(config: pytest.Config) -> Options:
-    """Read and validate every option; a bad value is a UsageError naming it, its origin and the choices."""
-    opts = Options()
-    value, where = _raw(config, "dtypes")
-    if value:
-        try:
-            opts.dtypes = _p.parse_list(str(value))
-        except _p.UnknownPrecisionError as exc:
-            raise pytest.UsageError(f"dtypegate: {exc} (from {where})") from None
-        except ValueError:
-            raise pytest.UsageError(f"dtypegate: no precision given (from {where})") from None
-    choices: dict[str, str] = {}
-    for name, valid in _CHOICES.items():
-        value, where = _raw(config, name)
-        text = str(value).strip().lower() if value else valid[0]
-        if text not in valid:
-            raise pytest.UsageError(
-                f"dtypegate: invalid {name} {value!r} (from {where}); valid choices: {', '.join(valid)}"
-            )
-        choices[name] = text
-    opts.settings = policy.Settings(choices["on_unsupported"], choices["allow_emulated"])
-    value, where = _raw(config, "device")
-    if value:
-        from .probe import DeviceError, validate_device
-
-        try:
-            opts.device = validate_device(str(value))
-        except DeviceError as exc:
-            raise pytest.UsageError(f"dtypegate: {exc} (from {where})") from None
-    value, where = _raw(config, "probe_timeout")
-    if value not in (None, ""):
-        try:
-            opts.probe_timeout = float(value)
-            if not (opts.probe_timeout > 0 and math.isfinite(opts.probe_timeout)):
-                raise ValueError
-        except ValueError:
-            raise pytest.UsageError(
-                f"dtypegate: invalid probe_timeout {value!r} (from {where}); give a positive number of seconds"
-            ) from None
-    value, where = _raw(config, "tolerance")
-    if value:
-        from .tolerances import parse_ini
-
-        try:
-            opts.tolerance = parse_ini(str(value))
-        except ValueError as exc:
-            raise pytest.UsageError(f"dtypegate: invalid tolerance (from {where}): {exc}") from None
-    for name in _BOOL:
-        value, where = _raw(config, name)
-        if isinstance(value, bool) or value is None:
-            setattr(opts, name, bool(value))
-            continue
-        text = str(value).strip().lower()
-        if text not in _TRUTH:
-            raise pytest.UsageError(
-                f"dtypegate: invalid {name} {value!r} (from {where}); valid choices: true, false"
-            )
-        setattr(opts, name, _TRUTH[text])
-    if opts.strict:
-        opts.audit = True
-    for name in ("simulate", "report", "leg"):
-        value, _ = _raw(config, name)
-        setattr(opts, name, str(value).strip() if value else None)
-    if opts.report and os.path.isdir(opts.report):
-        _, where = _raw(config, "report")
-        raise pytest.UsageError(
-            f"dtypegate: the report path {opts.report!r} (from {where}) is a directory; give a file name, "
-            "e.g. reports/run.json"
-        )
-    return opts
+    """Every option, checked; a bad value is a UsageError naming it, its origin and what is valid."""
+    try:
+        return options.read(lambda name: _raw(config, name))
+    except options.OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 class State:

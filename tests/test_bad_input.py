@@ -16,8 +16,8 @@ def test_unknown_precision_on_the_command_line(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("--dtypegate-dtypes=bf16,fp17")
     _usage_error(
         result,
-        "ERROR: dtypegate: unknown precision 'fp17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, "
-        "fp64, amp_bf16, amp_fp16, auto (from --dtypegate-dtypes)",
+        "ERROR: dtypegate: invalid dtypes 'bf16,fp17' (from --dtypegate-dtypes): unknown precision 'fp17'; "
+        "valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, fp64, amp_bf16, amp_fp16, auto",
     )
 
 
@@ -26,7 +26,8 @@ def test_unknown_precision_in_the_ini_names_the_file(pytester: pytest.Pytester) 
     pytester.makepyfile("def test_a():\n    pass\n")
     _usage_error(
         pytester.runpytest(),
-        "ERROR: dtypegate: unknown precision 'bfloat17'; valid names: * (from ini option dtypegate_dtypes in tox.ini)",
+        "ERROR: dtypegate: invalid dtypes 'bf16 bfloat17' (from ini option dtypegate_dtypes in tox.ini): "
+        "unknown precision 'bfloat17'; valid names: *",
     )
 
 
@@ -34,18 +35,18 @@ def test_unknown_precision_in_the_ini_names_the_file(pytester: pytest.Pytester) 
     ("args", "message"),
     [
         (["--dtypegate-on-unsupported=ignore"],
-         "ERROR: dtypegate: invalid on_unsupported 'ignore' (from --dtypegate-on-unsupported); "
+         "ERROR: dtypegate: invalid on_unsupported 'ignore' (from --dtypegate-on-unsupported): "
          "valid choices: skip, downgrade, fail"),
         (["--dtypegate-allow-emulated=sometimes"],
-         "ERROR: dtypegate: invalid allow_emulated 'sometimes' (from --dtypegate-allow-emulated); "
+         "ERROR: dtypegate: invalid allow_emulated 'sometimes' (from --dtypegate-allow-emulated): "
          "valid choices: auto, true, false"),
         (["--dtypegate-device=gpu0"],
-         "ERROR: dtypegate: invalid device 'gpu0'; valid forms: auto, cpu, cuda, cuda:N, mps, xpu, xpu:N "
-         "(from --dtypegate-device)"),
+         "ERROR: dtypegate: invalid device 'gpu0' (from --dtypegate-device): "
+         "valid forms: auto, cpu, cuda, cuda:N, mps, xpu, xpu:N"),
         (["--dtypegate-probe-timeout=soon"],
-         "ERROR: dtypegate: invalid probe_timeout 'soon' (from --dtypegate-probe-timeout); "
+         "ERROR: dtypegate: invalid probe_timeout 'soon' (from --dtypegate-probe-timeout): "
          "give a positive number of seconds"),
-        (["--dtypegate-dtypes= , "], "ERROR: dtypegate: no precision given (from --dtypegate-dtypes)"),
+        (["--dtypegate-dtypes= , "], "ERROR: dtypegate: invalid dtypes ' , ' (from --dtypegate-dtypes): no precision given; valid names: *"),
     ],
 )
 def test_bad_option_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
@@ -58,7 +59,7 @@ def test_bad_ini_choice_names_the_ini(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a():\n    pass\n")
     _usage_error(
         pytester.runpytest(),
-        "ERROR: dtypegate: invalid on_unsupported 'downgrad' (from ini option dtypegate_on_unsupported in tox.ini); "
+        "ERROR: dtypegate: invalid on_unsupported 'downgrad' (from ini option dtypegate_on_unsupported in tox.ini): "
         "valid choices: skip, downgrade, fail",
     )
 
@@ -146,9 +147,9 @@ def test_user_parametrized_unknown_precision_fails_cleanly(pytester: pytest.Pyte
     ("ini", "message"),
     [
         ("dtypegate_audit = maybe",
-         "ERROR: dtypegate: invalid audit 'maybe' (from ini option dtypegate_audit in tox.ini); valid choices: true, false"),
+         "ERROR: dtypegate: invalid audit 'maybe' (from ini option dtypegate_audit in tox.ini): valid choices: true, false"),
         ("dtypegate_probe_timeout = inf",
-         "ERROR: dtypegate: invalid probe_timeout 'inf' (from ini option dtypegate_probe_timeout in tox.ini); "
+         "ERROR: dtypegate: invalid probe_timeout 'inf' (from ini option dtypegate_probe_timeout in tox.ini): "
          "give a positive number of seconds"),
     ],
 )
@@ -173,7 +174,7 @@ def test_report_path_that_is_a_directory(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a():\n    pass\n")
     _usage_error(
         pytester.runpytest("--dtypegate-report=reports"),
-        "ERROR: dtypegate: the report path 'reports' (from --dtypegate-report) is a directory; give a file name, "
+        "ERROR: dtypegate: invalid report 'reports' (from --dtypegate-report): it is a directory; give a file name, "
         "e.g. reports/run.json",
     )
 

@@ -39,7 +39,7 @@ def test_bad_tolerance_ini_and_marker(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: dtypegate: invalid tolerance (from ini option dtypegate_tolerance in tox.ini): 'bf16:1e-2' is not "
+        ["ERROR: dtypegate: invalid tolerance 'bf16:1e-2' (from ini option dtypegate_tolerance in tox.ini): 'bf16:1e-2' is not "
          "NAME:RTOL,ATOL*"]
     )
     pytester.makeini("[pytest]\n")

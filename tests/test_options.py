@@ -1,0 +1,52 @@
+"""Option checking as a pure function: one message shape for every bad value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_dtypegate import options
+from pytest_dtypegate.policy import Settings
+
+
+def reader(**values: Any):  # type: ignore[no-untyped-def]
+    return lambda name: (values.get(name), f"--dtypegate-{name}")
+
+
+def test_defaults() -> None:
+    opts = options.read(reader())
+    assert opts.dtypes == ("bf16", "fp16", "fp32")
+    assert opts.settings == Settings("skip", "auto")
+    assert (opts.device, opts.probe_timeout, opts.audit, opts.report) == ("auto", 60.0, False, None)
+
+
+def test_values_are_normalised() -> None:
+    opts = options.read(reader(dtypes="half, bfloat16", on_unsupported=" Downgrade", device="CUDA:1",
+                               probe_timeout="2.5", strict="yes", tolerance="bf16:2e-2,1e-3", leg=" t4-runner "))
+    assert opts.dtypes == ("fp16", "bf16")
+    assert opts.settings.on_unsupported == "downgrade"
+    assert opts.device == "cuda:1" and opts.probe_timeout == 2.5 and opts.leg == "t4-runner"
+    assert opts.strict and opts.audit  # strict implies audit
+    assert opts.tolerance == {"bf16": (2e-2, 1e-3)}
+    assert options.read(reader(audit=True, check_finite="off")).check_finite is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("allow_emulated", "maybe", "valid choices: auto, true, false"),
+        ("probe_timeout", "-1", "give a positive number of seconds"),
+        ("probe_timeout", "nan", "give a positive number of seconds"),
+        ("check_finite", "2", "valid choices: true, false"),
+    ],
+)
+def test_one_message_shape(name: str, value: str, problem: str) -> None:
+    with pytest.raises(options.OptionError) as info:
+        options.read(reader(**{name: value}))
+    assert str(info.value) == f"dtypegate: invalid {name} {value!r} (from --dtypegate-{name}): {problem}"
+
+
+def test_every_option_has_a_flag_and_help() -> None:
+    assert options.flag("probe_timeout") == "--dtypegate-probe-timeout"
+    assert set(options.BOOL) <= set(options.HELP)
