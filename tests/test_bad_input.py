@@ -215,3 +215,43 @@ def test_bad_input_under_xdist_is_not_an_internal_error(pytester: pytest.Pyteste
     assert "During handling" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*a pytest_dtypegate_probe hook returned int (42); it must return *"])
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_decide_hook_returning_something_else_fails_the_test_naming_the_hook(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from pytest_dtypegate import Capabilities
+
+        def pytest_dtypegate_probe(config, device):
+            return Capabilities(device="cpu", support={"fp32": "native"})
+
+        def pytest_dtypegate_decide(config, item, request, capabilities):
+            return "run it"
+        """
+    )
+    pytester.makepyfile("import pytest\n\n@pytest.mark.requires_fp16\ndef test_a():\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*dtypegate: pytest_dtypegate_decide returned str; it must return a Run, Downgrade, Skip or Fail from "
+         "pytest_dtypegate.policy, or None"]
+    )
+
+
+def test_broken_classify_hook_is_recorded_not_an_internal_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from pytest_dtypegate import Capabilities
+
+        def pytest_dtypegate_probe(config, device):
+            return Capabilities(device="cpu", support={"fp32": "native"})
+
+        def pytest_dtypegate_classify_error(config, text):
+            raise KeyError("oops")
+        """
+    )
+    pytester.makepyfile("def test_a(model_dtype):\n    raise RuntimeError('x')\n")
+    result = pytester.runpytest("--dtypegate-dtypes=fp32")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["dtypegate could not explain this failure: KeyError: 'oops'"])
+    assert "INTERNALERROR" not in result.stdout.str()

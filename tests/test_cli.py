@@ -138,3 +138,14 @@ def test_gate_and_matrix_name_a_corrupt_file(tmp_path: Path, content: str, probl
         assert "Traceback" not in proc.stderr
     proc = dtypegate("gate", str(tmp_path / "missing.json"))
     assert proc.returncode == 2 and "missing.json" in proc.stderr
+
+
+def test_probe_bad_timeout_and_missing_torch() -> None:
+    proc = dtypegate("probe", "--timeout", "inf")
+    assert proc.returncode == 2
+    assert proc.stderr == "dtypegate probe: invalid --timeout inf; give a positive number of seconds\n"
+    code = ("import sys; sys.modules['torch'] = None; from pytest_dtypegate.cli import main; "
+            "raise SystemExit(main(['probe', '--device', 'cpu']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == 'dtypegate probe: torch is not installed (pip install "pytest-dtypegate[torch]")\n'

@@ -124,3 +124,20 @@ def test_no_probe_for_a_suite_without_our_markers(pytester: pytest.Pytester, tmp
     assert not log.exists()
     result.stdout.no_fnmatch_line("dtypegate: *")
     result.stdout.no_fnmatch_line("*- dtypegate -*")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="uses a shell script as the interpreter")
+def test_probe_output_that_is_not_json_yields_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'hello from a sitecustomize'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    caps = run_child("cpu", timeout=30)
+    assert caps.error is not None
+    assert caps.error.startswith("the probe printed something unreadable: not valid JSON")
+
+
+def test_probe_that_cannot_start_yields_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    caps = run_child("cpu", timeout=30)
+    assert caps.error is not None and caps.error.startswith("could not start the probe: ")
