@@ -183,6 +183,7 @@ def test_report_path_that_is_a_directory(pytester: pytest.Pytester) -> None:
 
 
 def test_classify_hook_returning_something_else_is_named(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("torch")  # model_dtype hands the test a torch.dtype
     pytester.makeconftest(
         """
         from pytest_dtypegate import Capabilities
@@ -242,6 +243,7 @@ def test_decide_hook_returning_something_else_fails_the_test_naming_the_hook(pyt
 
 
 def test_broken_classify_hook_is_recorded_not_an_internal_error(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("torch")  # model_dtype hands the test a torch.dtype
     pytester.makeconftest(
         """
         from pytest_dtypegate import Capabilities
