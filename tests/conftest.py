@@ -10,6 +10,15 @@ from __future__ import annotations
 import pytest
 from devices import conftest_for
 
+try:
+    # Import torch once, up front, when it is installed. An in-process pytester
+    # run drops the modules it imported when it ends, and the next run that
+    # needs torch would import it a second time in this process: torch does not
+    # survive that (the interpreter segfaults). Imported here, it is kept.
+    import torch  # noqa: F401
+except ImportError:
+    pass
+
 
 @pytest.fixture
 def fake_device(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
