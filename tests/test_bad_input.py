@@ -182,26 +182,38 @@ def test_report_path_that_is_a_directory(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_classify_hook_returning_something_else_is_named(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    ("hook_body", "expected"),
+    [
+        pytest.param(
+            'return "nonsense"',
+            "a pytest_dtypegate_classify_error hook returned str ('nonsense'); it must return "
+            "pytest_dtypegate.errors.Classification or None",
+            id="returns-a-str",
+        ),
+        pytest.param(
+            'raise KeyError("oops")',
+            "dtypegate could not explain this failure: KeyError: 'oops'",
+            id="raises",
+        ),
+    ],
+)
+def test_bad_classify_hook_is_named_not_an_internal_error(
+    pytester: pytest.Pytester, hook_body: str, expected: str
+) -> None:
     pytest.importorskip("torch")  # model_dtype hands the test a torch.dtype
     pytester.makeconftest(
-        """
-        from pytest_dtypegate import Capabilities
-
-        def pytest_dtypegate_probe(config, device):
-            return Capabilities(device="cpu", support={"fp32": "native"})
-
-        def pytest_dtypegate_classify_error(config, text):
-            return "nonsense"
-        """
+        "from pytest_dtypegate import Capabilities\n\n"
+        "def pytest_dtypegate_probe(config, device):\n"
+        '    return Capabilities(device="cpu", support={"fp32": "native"})\n\n'
+        "def pytest_dtypegate_classify_error(config, text):\n"
+        f"    {hook_body}\n"
     )
     pytester.makepyfile("def test_a(model_dtype):\n    raise RuntimeError('x')\n")
     result = pytester.runpytest("--dtypegate-dtypes=fp32")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["a pytest_dtypegate_classify_error hook returned str ('nonsense'); it must return "
-         "pytest_dtypegate.errors.Classification or None"]
-    )
+    result.stdout.fnmatch_lines([expected])
+    assert "INTERNALERROR" not in result.stdout.str()
 
 
 def test_bad_input_under_xdist_is_not_an_internal_error(pytester: pytest.Pytester) -> None:
@@ -240,23 +252,3 @@ def test_decide_hook_returning_something_else_fails_the_test_naming_the_hook(pyt
         ["*dtypegate: pytest_dtypegate_decide returned str; it must return a Run, Downgrade, Skip or Fail from "
          "pytest_dtypegate.policy, or None"]
     )
-
-
-def test_broken_classify_hook_is_recorded_not_an_internal_error(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("torch")  # model_dtype hands the test a torch.dtype
-    pytester.makeconftest(
-        """
-        from pytest_dtypegate import Capabilities
-
-        def pytest_dtypegate_probe(config, device):
-            return Capabilities(device="cpu", support={"fp32": "native"})
-
-        def pytest_dtypegate_classify_error(config, text):
-            raise KeyError("oops")
-        """
-    )
-    pytester.makepyfile("def test_a(model_dtype):\n    raise RuntimeError('x')\n")
-    result = pytester.runpytest("--dtypegate-dtypes=fp32")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["dtypegate could not explain this failure: KeyError: 'oops'"])
-    assert "INTERNALERROR" not in result.stdout.str()
