@@ -641,8 +641,7 @@ class Collector:
         state = self.state
         if getattr(session.config, "workerinput", None) is not None:
             return  # xdist worker: the controller writes the report
-        wanted = state.options.report or os.environ.get("GITHUB_ACTIONS") == "true"
-        if not wanted or not state.reports:
+        if not self.keep or not state.reports:
             return
         from . import report
 
