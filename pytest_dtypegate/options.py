@@ -141,14 +141,18 @@ _CHECKS: dict[str, Callable[[str], Any]] = {
 
 
 def read(raw: Callable[[str], tuple[Any, str]]) -> Options:
-    """Check every option; ``raw(name)`` returns its value (None or "" when unset) and where it came from."""
+    """Check every option; ``raw(name)`` returns its value (None when unset) and where it came from.
+
+    A blank value counts as unset, as an empty ini line does: ``--dtypegate-report " "``
+    must not become a report path of "".
+    """
     values: dict[str, Any] = {}
     for name, check in _CHECKS.items():
         value, where = raw(name)
-        if value is None or value == "":
-            continue
         if isinstance(value, bool):  # a command-line flag
             values[name] = value
+            continue
+        if value is None or not str(value).strip():
             continue
         try:
             values[name] = check(str(value))

@@ -21,6 +21,11 @@ def test_defaults() -> None:
     assert (opts.device, opts.probe_timeout, opts.audit, opts.report) == ("auto", 60.0, False, None)
 
 
+def test_blank_values_count_as_unset() -> None:
+    opts = options.read(reader(report="  ", leg="\t", simulate=" ", dtypes=" ", audit=" "))
+    assert (opts.report, opts.leg, opts.simulate, opts.dtypes, opts.audit) == (None, None, None, ("bf16", "fp16", "fp32"), False)
+
+
 def test_values_are_normalised() -> None:
     opts = options.read(reader(dtypes="half, bfloat16", on_unsupported=" Downgrade", device="CUDA:1",
                                probe_timeout="2.5", strict="yes", tolerance="bf16:2e-2,1e-3", leg=" t4-runner "))
