@@ -1,8 +1,9 @@
 """The plugin's options: names, help texts, defaults, and how each value is checked.
 
-Pure: :func:`read` takes a function that returns an option's raw value and where
-it came from (the command line or an ini file), and returns checked
-:class:`Options` or raises :class:`OptionError` with a message of one shape:
+Free of pytest (only the report check looks at the file system): :func:`read`
+takes a function that returns an option's raw value and where it came from (the
+command line or an ini file), and returns checked :class:`Options` or raises
+:class:`OptionError` with a message of one shape:
 ``dtypegate: invalid NAME VALUE (from WHERE): WHAT IS WRONG``.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from pytest_dtypegate import options
 from pytest_dtypegate.policy import Settings
 
 
-def reader(**values: Any):  # type: ignore[no-untyped-def]
+def reader(**values: Any) -> Callable[[str], tuple[Any, str]]:
     return lambda name: (values.get(name), f"--dtypegate-{name}")
 
 
