@@ -56,3 +56,4 @@ def test_one_message_shape(name: str, value: str, problem: str) -> None:
 def test_every_option_has_a_flag_and_help() -> None:
     assert options.flag("probe_timeout") == "--dtypegate-probe-timeout"
     assert set(options.BOOL) <= set(options.HELP)
+    assert set(options.HELP) == set(options._CHECKS)  # every option registered is checked, and no other
