@@ -13,7 +13,10 @@ __all__ = [
     "AUTO",
     "AUTO_ORDER",
     "DEFAULT_DTYPES",
+    "HARDWARE",
+    "LOW",
     "PRECISIONS",
+    "STORAGE",
     "Precision",
     "UnknownPrecisionError",
     "get",
@@ -36,7 +39,9 @@ class Precision:
 
     ``storage`` is the attribute name of the ``torch.dtype`` the weights are
     held in.  ``tf32`` and ``amp_*`` are fp32 storage run differently: with
-    TF32 matmul enabled, or under ``torch.autocast`` with ``compute``.
+    TF32 matmul enabled, or under ``torch.autocast`` with ``autocast``.
+    ``low`` marks the precisions whose overflow and rounding the gate watches;
+    ``marker`` is the decorator that declares the precision on a test.
     """
 
     name: str
@@ -47,11 +52,13 @@ class Precision:
     description: str
     tf32: bool = False
     autocast: str | None = None  # the compute precision under autocast
+    low: bool = False
+    marker: str | None = None
 
     @property
-    def compute(self) -> str:
-        """The precision the GEMMs of this precision run in."""
-        return self.autocast or self.name
+    def declare(self) -> str:
+        """How a test declares this precision: ``@requires_bf16``, else ``@requires_dtype("fp64")``."""
+        return f"@{self.marker}" if self.marker else f'@requires_dtype("{self.name}")'
 
     @property
     def hardware(self) -> str:
@@ -65,23 +72,36 @@ class Precision:
 # e4m3 keeps 3 bits (2**-3), e5m2 keeps 2 bits (2**-2).
 _TABLE: tuple[Precision, ...] = (
     Precision("fp32", "float32", (), 1.3e-6, 1e-5, "IEEE float32"),
-    Precision("tf32", "float32", ("fp32",), 1e-3, 1e-5, "float32 storage, TF32 matmul", tf32=True),
-    Precision("fp16", "float16", ("fp32",), 1e-3, 1e-5, "IEEE float16 (half)"),
-    Precision("bf16", "bfloat16", ("fp16", "fp32"), 1.6e-2, 1e-5, "bfloat16"),
-    Precision("fp8_e4m3", "float8_e4m3fn", ("bf16", "fp16", "fp32"), 0.125, 1e-2, "float8 e4m3fn"),
-    Precision("fp8_e5m2", "float8_e5m2", ("bf16", "fp16", "fp32"), 0.25, 1e-2, "float8 e5m2"),
+    Precision(
+        "tf32", "float32", ("fp32",), 1e-3, 1e-5, "float32 storage, TF32 matmul", tf32=True, marker="requires_tf32"
+    ),
+    Precision("fp16", "float16", ("fp32",), 1e-3, 1e-5, "IEEE float16 (half)", low=True, marker="requires_fp16"),
+    Precision("bf16", "bfloat16", ("fp16", "fp32"), 1.6e-2, 1e-5, "bfloat16", low=True, marker="requires_bf16"),
+    Precision(
+        "fp8_e4m3", "float8_e4m3fn", ("bf16", "fp16", "fp32"), 0.125, 1e-2, "float8 e4m3fn",
+        low=True, marker="requires_fp8",
+    ),
+    Precision(
+        "fp8_e5m2", "float8_e5m2", ("bf16", "fp16", "fp32"), 0.25, 1e-2, "float8 e5m2", low=True, marker="requires_fp8"
+    ),
     Precision("fp64", "float64", ("fp32",), 1e-7, 1e-7, "IEEE float64 (double)"),
     Precision(
         "amp_bf16", "float32", ("amp_fp16", "fp32"), 1.6e-2, 1e-5,
-        "float32 weights under torch.autocast(bfloat16)", autocast="bf16",
+        "float32 weights under torch.autocast(bfloat16)", autocast="bf16", low=True,
     ),
     Precision(
         "amp_fp16", "float32", ("fp32",), 1e-3, 1e-5,
-        "float32 weights under torch.autocast(float16)", autocast="fp16",
+        "float32 weights under torch.autocast(float16)", autocast="fp16", low=True,
     ),
 )
 
 PRECISIONS: dict[str, Precision] = {p.name: p for p in _TABLE}
+#: Precisions a device supports or lacks in hardware (what the probe measures), registry order.
+HARDWARE: tuple[str, ...] = tuple(p.name for p in _TABLE if p.autocast is None)
+#: Precisions that name a dtype tensors are stored in (tf32 and amp_* hold fp32).
+STORAGE: tuple[str, ...] = tuple(p.name for p in _TABLE if p.autocast is None and not p.tf32)
+#: Low precisions: where overflow and rounding are the test's concern.
+LOW: frozenset[str] = frozenset(p.name for p in _TABLE if p.low)
 
 _ALIASES: dict[str, str] = {
     "float32": "fp32", "float": "fp32", "f32": "fp32", "single": "fp32",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import math
 import os
 import platform
 import re
@@ -29,11 +27,10 @@ from .capabilities import (
     cuda_support,
     rocm_support,
 )
-from .precisions import PRECISIONS
+from .precisions import HARDWARE, PRECISIONS
 
 __all__ = [
     "DEVICE_PATTERN",
-    "PROBED",
     "DeviceError",
     "cache_key",
     "probe_here",
@@ -43,7 +40,6 @@ __all__ = [
 ]
 
 #: The precisions the probe runs (autocast and tf32 follow from these).
-PROBED: tuple[str, ...] = ("fp32", "tf32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "fp64")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps, xpu, xpu:N"
 
@@ -214,7 +210,7 @@ def probe_here(device: str) -> Capabilities:
 
     facts, rule = _hardware(torch, device)
     support: dict[str, Evidence] = {}
-    for name in PROBED:
+    for name in HARDWARE:
         if name == "tf32":
             ok = support.get("fp32")
             support[name] = Evidence(rule(name)) if ok and ok.support.runs else Evidence(Support.UNSUPPORTED)
@@ -247,7 +243,7 @@ def probe_here(device: str) -> Capabilities:
 
 def run_child(device: str, timeout: float) -> Capabilities:
     """Probe in a child process; a crash, hang or missing torch yields ``unknown`` with the reason."""
-    cmd = [sys.executable, "-m", "pytest_dtypegate.probe", "--device", device, "--json", "--in-process"]
+    cmd = [sys.executable, "-m", "pytest_dtypegate.probe", "--device", device]
     env = dict(os.environ)
     env.setdefault("PYTHONWARNINGS", "ignore")
     try:
@@ -283,72 +279,14 @@ def cache_key(device: str, torch_version: str) -> str:
     return f"dtypegate/probe/{digest}"
 
 
-# -- command line: python -m pytest_dtypegate.probe / dtypegate probe -------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help=f"device to probe ({DEVICE_CHOICES}); default auto")
-    parser.add_argument("--simulate", metavar="PROFILE", help="print a simulated profile's table instead")
-    parser.add_argument("--json", action="store_true", help="print the capabilities as JSON")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds before the probe is abandoned")
-    parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
-
-
-def format_table(caps: Capabilities) -> str:
-    from .precisions import PRECISIONS
-
-    lines = [caps.summary_line().split(": ", 1)[0] if caps.profile else caps.label()]
-    lines.append(f"  backend: {caps.backend}   torch: {caps.torch_version or '?'}   source: {caps.source}")
-    if caps.error:
-        lines.append(f"  probe failed: {caps.error}")
-        return "\n".join(lines)
-    for name in PRECISIONS:
-        ev = caps.of(name)
-        detail = ""
-        if ev.op or ev.message:
-            detail = f"  ({ev.op + ': ' if ev.op else ''}{ev.message or ''})"
-        lines.append(f"  {name:<9} {ev.support.value:<12}{detail}")
-    return "\n".join(lines)
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        sys.stderr.write(f"dtypegate probe: invalid --timeout {args.timeout!r}; give a positive number of seconds\n")
-        return 2
-    if args.simulate:
-        from .profiles import ProfileError, load
-
-        try:
-            caps = load(args.simulate).capabilities
-        except ProfileError as exc:
-            sys.stderr.write(f"dtypegate probe: {exc}\n")
-            return 2
-    else:
-        try:
-            validate_device(args.device)
-        except DeviceError as exc:
-            sys.stderr.write(f"dtypegate probe: {exc}\n")
-            return 2
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            sys.stderr.write('dtypegate probe: torch is not installed (pip install "pytest-dtypegate[torch]")\n')
-            return 2
-        try:
-            device = resolve_device(args.device)
-        except DeviceError as exc:
-            sys.stderr.write(f"dtypegate probe: {exc}\n")
-            return 2
-        caps = probe_here(device) if args.in_process else run_child(device, args.timeout)
-    if args.json:
-        sys.stdout.write(json.dumps(caps.to_json(), indent=2, sort_keys=True) + "\n")
-    else:
-        sys.stdout.write(format_table(caps) + "\n")
-    return 1 if caps.error else 0
-
-
+# -- the child process: python -m pytest_dtypegate.probe --device DEVICE --------------
 def main(argv: list[str] | None = None) -> int:
+    """Probe in this process and print the capabilities as JSON (what :func:`run_child` reads)."""
     parser = argparse.ArgumentParser(prog="python -m pytest_dtypegate.probe")
-    add_cli_arguments(parser)
-    return cli_main(parser.parse_args(argv))
+    parser.add_argument("--device", required=True)
+    args = parser.parse_args(argv)
+    sys.stdout.write(probe_here(args.device).dumps() + "\n")
+    return 0
 
 
 if __name__ == "__main__":

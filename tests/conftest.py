@@ -20,6 +20,20 @@ except ImportError:
     pass
 
 
+# Plugins a user may have installed that change how an inner pytest run orders,
+# repeats or prints its tests. Our pytester runs assert exact outcomes and output,
+# so they run without them, whatever the outer environment holds ("-p no:NAME" is
+# harmless where NAME is not installed). PYTEST_ADDOPTS reaches in-process and
+# subprocess runs alike; pytester clears it, so it is set after pytester is made.
+ISOLATED_PLUGINS = ("randomly", "rerunfailures", "flaky", "sugar", "instafail", "repeat")
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(f"-p no:{name}" for name in ISOLATED_PLUGINS))
+    return pytester
+
+
 @pytest.fixture
 def fake_device(pytester: pytest.Pytester):  # type: ignore[no-untyped-def]
     """Write a conftest that describes one of the fake devices above."""

@@ -71,5 +71,5 @@ def test_default_tolerances_match_torch_assert_close() -> None:
 
 def test_autocast_precisions_follow_their_compute_type() -> None:
     assert P.get("amp_bf16").hardware == "bf16"
-    assert P.get("amp_fp16").compute == "fp16"
+    assert P.get("amp_fp16").hardware == "fp16"
     assert P.get("tf32").tf32 and P.get("tf32").storage == "float32"

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from pytest_dtypegate import profiles
-from pytest_dtypegate import profiles_cli as cli
+from pytest_dtypegate.cli import profiles as cli
 from pytest_dtypegate.capabilities import Support
-from pytest_dtypegate.profiles import COMPUTE_PRECISIONS, EXCEPTION_TYPES, ProfileError
+from pytest_dtypegate.precisions import HARDWARE as COMPUTE_PRECISIONS
+from pytest_dtypegate.profiles import EXCEPTION_TYPES, ProfileError
 
 BUILTIN = [
     "a100", "cpu-torch2.1", "h100", "l4", "mps-macos13", "mps-macos14", "p100",
@@ -310,7 +311,7 @@ def test_builtin_file_name_must_match(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_loader_and_simulate_import_no_torch() -> None:
     code = (
         "import sys\n"
-        "from pytest_dtypegate import profiles, simulate, profiles_cli\n"
+        "from pytest_dtypegate import profiles, simulate\nfrom pytest_dtypegate.cli import profiles as _\n"
         "profiles.builtin()\n"
         "with simulate.Interceptor(None, audit=False):\n"
         "    pass\n"
@@ -465,9 +466,9 @@ def test_malformed_profile_file(tmp_path: Path, data: Any, problem: str) -> None
 # -- dtypegate profiles -----------------------------------------------------------
 def _run(argv: list[str]) -> tuple[int, str, str]:
     parser = argparse.ArgumentParser(prog="dtypegate profiles")
-    cli.add_cli_arguments(parser)
+    cli.add_arguments(parser)
     out, err = io.StringIO(), io.StringIO()
-    code = cli.cli_main(parser.parse_args(argv), out=out, err=err)
+    code = cli.run(parser.parse_args(argv), out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 

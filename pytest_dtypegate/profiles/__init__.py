@@ -79,7 +79,6 @@ from .. import precisions as _p
 from ..capabilities import Capabilities, CapabilitiesError, Support
 
 __all__ = [
-    "COMPUTE_PRECISIONS",
     "EXCEPTION_TYPES",
     "KINDS",
     "KIND_PARENT",
@@ -129,8 +128,6 @@ KINDS: tuple[str, ...] = ("gemm", "gemv", "bgemm", "conv", "sdpa", "scaled_mm")
 KIND_PARENT: dict[str, str] = {"gemv": "gemm"}
 ANY_OP = "*"
 
-#: The precisions a GEMM computes in; a profile states each of them.
-COMPUTE_PRECISIONS: tuple[str, ...] = tuple(p.name for p in _p.PRECISIONS.values() if p.autocast is None)
 
 #: Exception classes a profile may name: the ones torch raises for dtype trouble.
 EXCEPTION_TYPES: dict[str, type[Exception]] = {
@@ -226,7 +223,7 @@ class Profile:
     def support_summary(self) -> str:
         """``native: fp32 tf32 fp16; emulated: bf16; unsupported: fp8_e4m3 fp8_e5m2``."""
         groups: dict[Support, list[str]] = {}
-        for name in COMPUTE_PRECISIONS:
+        for name in _p.HARDWARE:
             groups.setdefault(self.capabilities.support_of(name), []).append(name)
         parts = [f"{state.value}: {' '.join(groups[state])}" for state in Support if state in groups]
         return "; ".join(parts)
@@ -330,12 +327,12 @@ def _capabilities(where: str, value: Any, name: str) -> Capabilities:
         )
     except CapabilitiesError as exc:
         raise ProfileError(where, f"capabilities: {exc}") from None
-    missing = [p for p in COMPUTE_PRECISIONS if p not in caps.evidence]
+    missing = [p for p in _p.HARDWARE if p not in caps.evidence]
     if missing:
         raise ProfileError(
             where,
             f"capabilities.support does not state {', '.join(missing)}; "
-            f"a profile states every compute precision: {', '.join(COMPUTE_PRECISIONS)}",
+            f"a profile states every compute precision: {', '.join(_p.HARDWARE)}",
         )
     return caps
 
@@ -377,7 +374,7 @@ def _errors(where: str, value: Any, caps: Capabilities) -> dict[str, tuple[Error
             name = _p.resolve(key, allow_auto=False)
         except _p.UnknownPrecisionError as exc:
             raise ProfileError(where, f"errors: {exc}") from None
-        if name not in COMPUTE_PRECISIONS:
+        if name not in _p.HARDWARE:
             hw = _p.PRECISIONS[name].hardware
             raise ProfileError(
                 where, f"errors[{key!r}]: errors are keyed by compute precision; use {hw!r}"
@@ -396,7 +393,7 @@ def _errors(where: str, value: Any, caps: Capabilities) -> dict[str, tuple[Error
         if not isinstance(entries, list):
             labels = [f"errors[{key!r}]"]
         out[name] = tuple(_error_entry(where, label, it) for label, it in zip(labels, items))
-    for name in COMPUTE_PRECISIONS:
+    for name in _p.HARDWARE:
         if caps.support_of(name) is Support.UNSUPPORTED and name not in out:
             raise ProfileError(
                 where,

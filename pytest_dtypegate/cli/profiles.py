@@ -15,16 +15,17 @@ import json
 import sys
 from typing import Any, TextIO
 
-from . import profiles as _profiles
-from .profiles import COMPUTE_PRECISIONS, Profile, ProfileError
+from .. import profiles as _profiles
+from ..exitcodes import ExitCode
+from ..precisions import HARDWARE
+from ..profiles import Profile, ProfileError
 
-__all__ = ["add_cli_arguments", "cli_main", "render_detail", "render_list"]
+__all__ = ["HELP", "add_arguments", "render_detail", "render_list", "run"]
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+HELP = "list the built-in simulated hardware profiles, or show one"
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "profile", nargs="?", metavar="NAME_OR_FILE",
         help="show one profile (a built-in name or a profile .json file) instead of the list",
@@ -62,7 +63,7 @@ def render_detail(p: Profile) -> str:
     if p.path:
         lines.append(f"  file       {p.path}")
     lines.append("  support")
-    for name in COMPUTE_PRECISIONS:
+    for name in HARDWARE:
         ev = caps.of(name)
         detail = f" ({ev.message})" if ev.message and ev.support.value != "unsupported" else ""
         lines.append(f"    {name:<9} {ev.support.value}{detail}")
@@ -81,7 +82,7 @@ def render_detail(p: Profile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cli_main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     wanted: str | None = getattr(args, "profile", None)
@@ -90,7 +91,7 @@ def cli_main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
         chosen = [_profiles.load(wanted)] if wanted else _profiles.builtin()
     except ProfileError as exc:
         err.write(f"dtypegate profiles: {exc}\n")
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     if as_json:
         data: Any = chosen[0].to_json() if wanted else [p.to_json() for p in chosen]
         out.write(json.dumps(data, indent=2) + "\n")
@@ -98,4 +99,4 @@ def cli_main(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
         out.write(render_detail(chosen[0]))
     else:
         out.write(render_list(chosen))
-    return EXIT_OK
+    return ExitCode.OK
