@@ -1,70 +1,39 @@
-"""The plugin's options: names, help texts, defaults, and how each value is checked.
+"""The plugin's options, declared once: name, help, default, checker, and whether the report records it.
+
+The :class:`Options` dataclass is the table: each field is one option,
+``--dtypegate-X`` on the command line with an ini twin ``dtypegate_X`` sharing
+one help text (the command line wins). :func:`register` feeds pytest's parser
+from it, :func:`read` checks raw values with each field's checker, and
+:func:`reported` gives the settings a run report records.
 
 Free of pytest (only the report check looks at the file system): :func:`read`
-takes a function that returns an option's raw value and where it came from (the
-command line or an ini file), and returns checked :class:`Options` or raises
-:class:`OptionError` with a message of one shape:
-``dtypegate: invalid NAME VALUE (from WHERE): WHAT IS WRONG``.
+takes a function that returns an option's raw value and where it came from,
+and returns checked :class:`Options` or raises :class:`OptionError` with a
+message of one shape: ``dtypegate: invalid NAME VALUE (from WHERE): WHAT IS WRONG``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from . import policy
 from . import precisions as _p
 
-__all__ = ["BOOL", "HELP", "OptionError", "Options", "flag", "read"]
+__all__ = ["OptionError", "Options", "flag", "read", "register", "reported", "spec"]
 
-# Each option is --dtypegate-X on the command line with an ini twin dtypegate_X;
-# both share one help text, and the command line wins.
-HELP = {
-    "dtypes": "precisions model_dtype runs, e.g. 'bf16 fp16 fp32' (default: bf16 fp16 fp32)",
-    "on_unsupported": "what happens to a test whose precision the device cannot run: skip | downgrade | fail",
-    "allow_emulated": "run precisions the device only emulates: auto (on the CPU only) | true | false",
-    "device": "device to gate and run on: auto | cpu | cuda | cuda:N | mps | xpu | xpu:N",
-    "simulate": "behave as a simulated platform: a built-in profile name (see `dtypegate profiles`) or a file",
-    "audit": "record the precisions of the GEMM-family ops each test executes",
-    "strict": "fail a test that executed a GEMM in a precision the device cannot run natively without "
-    "declaring it (implies --dtypegate-audit)",
-    "report": "write the run's JSON report to this path",
-    "leg": "label of this run in the cross-run matrix (default: the device name or the profile)",
-    "probe_timeout": "seconds before the capability probe is abandoned (default 60)",
-    "check_finite": "fail a low-precision test whose model outputs contain NaN or inf",
-    "tolerance": "per-precision comparison tolerances, e.g. 'bf16:2e-2,1e-3 fp16:1e-3,1e-5'",
-}
-BOOL = ("audit", "strict", "check_finite")
 _TRUTH = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
-
-
-def flag(name: str) -> str:
-    return "--dtypegate-" + name.replace("_", "-")
 
 
 class OptionError(ValueError):
     """A bad option value; the message names the value, where it came from and what is valid."""
 
 
-@dataclass
-class Options:
-    dtypes: tuple[str, ...] = _p.DEFAULT_DTYPES
-    settings: policy.Settings = field(default_factory=policy.Settings)
-    device: str = "auto"
-    simulate: str | None = None
-    audit: bool = False
-    strict: bool = False
-    report: str | None = None
-    leg: str | None = None
-    probe_timeout: float = 60.0
-    check_finite: bool = False
-    tolerance: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-
-# -- one checker per option: text in, value out, ValueError(what is wrong) --------
+# -- one checker per kind of value: text in, value out, ValueError(what is wrong) --------
 def _dtypes(text: str) -> tuple[str, ...]:
     try:
         return _p.parse_list(text)
@@ -127,18 +96,115 @@ def _text(text: str) -> str:
     return text.strip()
 
 
-_CHECKS: dict[str, Callable[[str], Any]] = {
-    "dtypes": _dtypes,
-    "on_unsupported": _choice(policy.ON_UNSUPPORTED),
-    "allow_emulated": _choice(policy.ALLOW_EMULATED),
-    "device": _device,
-    "simulate": _text,
-    "report": _report,
-    "leg": _text,
-    "probe_timeout": _seconds,
-    "tolerance": _tolerance,
-    **{name: _truth for name in BOOL},
-}
+@dataclass(frozen=True)
+class Spec:
+    """How one option is declared and checked."""
+
+    name: str
+    help: str
+    check: Callable[[str], Any]
+    switch: bool  # a command-line flag without a value (store_true); its ini twin takes true/false
+    reported: bool  # recorded in the run report's settings
+
+
+def _option(
+    default: Any = None,
+    *,
+    help: str,
+    check: Callable[[str], Any],
+    reported: bool = False,
+    factory: Callable[[], Any] | None = None,
+) -> Any:
+    meta = {"help": help, "check": check, "reported": reported}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass
+class Options:
+    """Every option, checked. Field order is the order ``pytest --help`` lists them in."""
+
+    dtypes: tuple[str, ...] = _option(
+        _p.DEFAULT_DTYPES,
+        help="precisions model_dtype runs, e.g. 'bf16 fp16 fp32' (default: bf16 fp16 fp32)",
+        check=_dtypes,
+        reported=True,
+    )
+    on_unsupported: str = _option(
+        policy.ON_UNSUPPORTED[0],
+        help="what happens to a test whose precision the device cannot run: skip | downgrade | fail",
+        check=_choice(policy.ON_UNSUPPORTED),
+        reported=True,
+    )
+    allow_emulated: str = _option(
+        policy.ALLOW_EMULATED[0],
+        help="run precisions the device only emulates: auto (on the CPU only) | true | false",
+        check=_choice(policy.ALLOW_EMULATED),
+        reported=True,
+    )
+    device: str = _option(
+        "auto",
+        help="device to gate and run on: auto | cpu | cuda | cuda:N | mps | xpu | xpu:N",
+        check=_device,
+        reported=True,
+    )
+    simulate: str | None = _option(
+        help="behave as a simulated platform: a built-in profile name (see `dtypegate profiles`) or a file",
+        check=_text,
+        reported=True,
+    )
+    audit: bool = _option(
+        False, help="record the precisions of the GEMM-family ops each test executes", check=_truth, reported=True
+    )
+    strict: bool = _option(
+        False,
+        help="fail a test that executed a GEMM in a precision the device cannot run natively without "
+        "declaring it (implies --dtypegate-audit)",
+        check=_truth,
+        reported=True,
+    )
+    report: str | None = _option(help="write the run's JSON report to this path", check=_report)
+    leg: str | None = _option(
+        help="label of this run in the cross-run matrix (default: the device name or the profile)", check=_text
+    )
+    probe_timeout: float = _option(
+        60.0, help="seconds before the capability probe is abandoned (default 60)", check=_seconds
+    )
+    check_finite: bool = _option(
+        False, help="fail a low-precision test whose model outputs contain NaN or inf", check=_truth, reported=True
+    )
+    tolerance: dict[str, tuple[float, float]] = _option(  # noqa: RUF009 - _option returns a dataclasses.field
+        help="per-precision comparison tolerances, e.g. 'bf16:2e-2,1e-3 fp16:1e-3,1e-5'",
+        check=_tolerance,
+        factory=dict,
+    )
+
+    @property
+    def settings(self) -> policy.Settings:
+        """What the per-test decision needs of the options."""
+        return policy.Settings(self.on_unsupported, self.allow_emulated)
+
+
+def spec() -> Iterator[Spec]:
+    """The option table, in declaration order."""
+    for f in dataclasses.fields(Options):
+        yield Spec(f.name, f.metadata["help"], f.metadata["check"], f.default is False, f.metadata["reported"])
+
+
+def flag(name: str) -> str:
+    return "--dtypegate-" + name.replace("_", "-")
+
+
+def register(addoption: Callable[..., None], addini: Callable[..., None]) -> None:
+    """Declare every option and its ini twin (``addoption``/``addini`` are pytest's)."""
+    for s in spec():
+        if s.switch:
+            addoption(flag(s.name), action="store_true", default=None, dest=f"dtypegate_{s.name}", help=s.help)
+            addini(f"dtypegate_{s.name}", s.help + " (ini: true or false)", default=None)
+        else:
+            addoption(flag(s.name), action="store", default=None, dest=f"dtypegate_{s.name}", help=s.help)
+            addini(f"dtypegate_{s.name}", s.help, default=None)
 
 
 def read(raw: Callable[[str], tuple[Any, str]]) -> Options:
@@ -148,21 +214,28 @@ def read(raw: Callable[[str], tuple[Any, str]]) -> Options:
     must not become a report path of "".
     """
     values: dict[str, Any] = {}
-    for name, check in _CHECKS.items():
-        value, where = raw(name)
+    for s in spec():
+        value, where = raw(s.name)
         if isinstance(value, bool):  # a command-line flag
-            values[name] = value
+            values[s.name] = value
             continue
         if value is None or not str(value).strip():
             continue
         try:
-            values[name] = check(str(value))
+            values[s.name] = s.check(str(value))
         except ValueError as exc:
-            raise OptionError(f"dtypegate: invalid {name} {value!r} (from {where}): {exc}") from None
-    settings = policy.Settings(
-        values.pop("on_unsupported", policy.ON_UNSUPPORTED[0]), values.pop("allow_emulated", policy.ALLOW_EMULATED[0])
-    )
-    opts = Options(settings=settings, **values)
+            raise OptionError(f"dtypegate: invalid {s.name} {value!r} (from {where}): {exc}") from None
+    opts = Options(**values)
     if opts.strict:
         opts.audit = True
     return opts
+
+
+def reported(opts: Options) -> dict[str, Any]:
+    """The settings a run report records, in table order."""
+    out: dict[str, Any] = {}
+    for s in spec():
+        if s.reported:
+            value = getattr(opts, s.name)
+            out[s.name] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -12,6 +12,7 @@ from typing import Union
 
 from . import precisions as _p
 from .capabilities import Capabilities, Support, native_hint
+from .facts import SkipKind, Verdict
 
 __all__ = [
     "ALLOW_EMULATED",
@@ -52,10 +53,6 @@ class Request:
     requires: tuple[Requirement, ...] = ()
     min_capability: tuple[int, int] | None = None
 
-    @property
-    def empty(self) -> bool:
-        return self.precision is None and not self.requires and self.min_capability is None
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -76,7 +73,7 @@ class Run:
     precision: str | None
     requested: str | None = None
     support: Support | None = None
-    verdict: str = field(default="run", init=False)
+    verdict: Verdict = field(default=Verdict.RUN, init=False)
 
 
 @dataclass(frozen=True)
@@ -87,22 +84,22 @@ class Downgrade:
     requested: str
     reason: str
     support: Support | None = None
-    verdict: str = field(default="downgrade", init=False)
+    verdict: Verdict = field(default=Verdict.DOWNGRADE, init=False)
 
 
 @dataclass(frozen=True)
 class Skip:
     reason: str
     requested: str | None = None
-    kind: str = "unsupported"  # unsupported | emulated | duplicate | unknown | capability
-    verdict: str = field(default="skip", init=False)
+    kind: SkipKind = SkipKind.UNSUPPORTED
+    verdict: Verdict = field(default=Verdict.SKIP, init=False)
 
 
 @dataclass(frozen=True)
 class Fail:
     reason: str
     requested: str | None = None
-    verdict: str = field(default="fail", init=False)
+    verdict: Verdict = field(default=Verdict.FAIL, init=False)
 
 
 Decision = Union[Run, Downgrade, Skip, Fail]
@@ -158,17 +155,17 @@ def _best_native(caps: Capabilities) -> str:
     return "fp32"
 
 
-def _kind(state: Support) -> str:
-    return {Support.EMULATED: "emulated", Support.UNKNOWN: "unknown"}.get(state, "unsupported")
+def _kind(state: Support) -> SkipKind:
+    return {Support.EMULATED: SkipKind.EMULATED, Support.UNKNOWN: SkipKind.UNKNOWN}.get(state, SkipKind.UNSUPPORTED)
 
 
 def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision:
     """The policy: run / downgrade / skip / fail for one item."""
     requested = request.precision
     if caps.error:
-        return Skip(f"dtypegate could not probe {caps.device}: {caps.error}", requested, "unknown")
+        return Skip(f"dtypegate could not probe {caps.device}: {caps.error}", requested, SkipKind.UNKNOWN)
 
-    def refuse(reason: str, kind: str) -> Decision:
+    def refuse(reason: str, kind: SkipKind) -> Decision:
         if settings.on_unsupported == "fail":
             return Fail(reason, requested)
         return Skip(reason, requested, kind)
@@ -179,10 +176,10 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
         if caps.capability is None:
             return refuse(
                 f"requires CUDA compute capability {need}; {caps.label()} is not a CUDA device",
-                "capability",
+                SkipKind.CAPABILITY,
             )
         if caps.capability < request.min_capability:
-            return refuse(f"requires compute capability {need}; {caps.label()} is {caps.sm}", "capability")
+            return refuse(f"requires compute capability {need}; {caps.label()} is {caps.sm}", SkipKind.CAPABILITY)
 
     for req in request.requires:
         if not usable(req.precision, caps, settings, native=req.native):
@@ -196,7 +193,7 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
             return Skip(
                 f"auto resolves to {best} on {caps.label()}, which already runs as this test's own [{best}] case",
                 requested,
-                "duplicate",
+                SkipKind.DUPLICATE,
             )
         return Run(best, _p.AUTO, caps.support_of(best))
     if usable(requested, caps, settings):
@@ -214,7 +211,7 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
                 f"{reason}; its fallback {candidate} already runs as this test's own "
                 f"[{candidate}] case, so the downgrade would duplicate it",
                 requested,
-                "duplicate",
+                SkipKind.DUPLICATE,
             )
         return Downgrade(candidate, requested, reason, caps.support_of(candidate))
     return Skip(f"{reason}; no fallback precision is usable either", requested, kind)

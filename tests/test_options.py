@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,18 @@ def test_one_message_shape(name: str, value: str, problem: str) -> None:
     assert str(info.value) == f"dtypegate: invalid {name} {value!r} (from --dtypegate-{name}): {problem}"
 
 
-def test_every_option_has_a_flag_and_help() -> None:
+def test_one_table_feeds_the_parser_and_the_report(pytester: pytest.Pytester) -> None:
+    """Every Options field is a --dtypegate-X flag and a dtypegate_X ini key; switches take no value."""
     assert options.flag("probe_timeout") == "--dtypegate-probe-timeout"
-    assert set(options.BOOL) <= set(options.HELP)
-    assert set(options.HELP) == set(options._CHECKS)  # every option registered is checked, and no other
+    table = list(options.spec())
+    assert [s.name for s in table] == [f.name for f in dataclasses.fields(options.Options)]
+    assert {s.name for s in table if s.switch} == {"audit", "strict", "check_finite"}
+    help_text = pytester.runpytest("--help").stdout.str()
+    for s in table:
+        assert options.flag(s.name) in help_text, s.name
+        assert f"dtypegate_{s.name} " in help_text, s.name
+    assert options.reported(options.read(reader(dtypes="fp16"))) == {
+        "dtypes": ["fp16"], "on_unsupported": "skip", "allow_emulated": "auto", "device": "auto",
+        "simulate": None, "audit": False, "strict": False, "check_finite": False,
+    }
+

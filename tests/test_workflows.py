@@ -8,7 +8,6 @@ plugin's own.  ``${{ matrix.* }}`` expressions are expanded over each job's matr
 from __future__ import annotations
 
 import argparse
-import ast
 import configparser
 import fnmatch
 import itertools
@@ -115,13 +114,9 @@ def _tox_envs() -> set[str]:
 
 
 def _cli_subcommands() -> set[str]:
-    tree = ast.parse((ROOT / "pytest_dtypegate" / "cli.py").read_text(encoding="utf-8"))
-    return {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_parser"
-        and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-    }
+    from pytest_dtypegate.cli import SUBCOMMANDS
+
+    return set(SUBCOMMANDS)
 
 
 class _Refuse(argparse.ArgumentParser):

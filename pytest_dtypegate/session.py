@@ -1,0 +1,138 @@
+"""One session's state: the checked options, the simulated profile, and the gated device's capabilities.
+
+The capabilities are resolved once, the first time a test needs them: from the
+simulated profile, else a user's ``pytest_dtypegate_probe`` hook, else the probe
+(cached in pytest's cache and shared with xdist workers). Nothing here runs for a
+suite that uses none of the plugin's markers or fixtures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import options as _options
+from .capabilities import Capabilities
+
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+__all__ = ["STATE", "SessionState", "is_worker", "read_options"]
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """Whether this process is an xdist worker (the controller writes reports and headers)."""
+    return getattr(config, "workerinput", None) is not None
+
+
+def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
+    """An option's value and where it came from (command line beats ini)."""
+    cli = config.getoption(f"dtypegate_{name}")
+    if cli is not None:
+        return cli, _options.flag(name)
+    value = config.getini(f"dtypegate_{name}")
+    where = f"ini option dtypegate_{name}"
+    if config.inipath is not None:
+        where += f" in {config.inipath.name}"
+    return value, where
+
+
+def read_options(config: pytest.Config) -> _options.Options:
+    """Every option, checked; a bad value is a UsageError naming it, its origin and what is valid."""
+    try:
+        return _options.read(lambda name: _raw(config, name))
+    except _options.OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def load_profile(opts: _options.Options) -> Profile | None:
+    """The simulated platform named by ``--dtypegate-simulate``, if any; a bad one is a UsageError."""
+    if not opts.simulate:
+        return None
+    from .profiles import ProfileError, load
+
+    try:
+        return load(opts.simulate)
+    except ProfileError as exc:
+        raise pytest.UsageError(f"dtypegate: {exc}") from None
+
+
+class SessionState:
+    """Per-session state, stashed on the config under :data:`STATE`."""
+
+    def __init__(self, config: pytest.Config, options: _options.Options, profile: Profile | None) -> None:
+        self.config = config
+        self.options = options
+        self.profile = profile
+        self._capabilities: Capabilities | None = None
+        self._device: str | None = None
+        self.session_id = uuid.uuid4().hex
+        self.needed = False  # some collected item uses a marker or fixture of ours
+        self.torch_missing = importlib.util.find_spec("torch") is None
+        self.worker_capabilities: dict[str, Any] | None = None  # the controller's copy of a worker's probe
+
+    @property
+    def resolved(self) -> Capabilities | None:
+        """The capabilities if some test already needed them (never probes)."""
+        return self._capabilities
+
+    def known_capabilities(self) -> Capabilities | None:
+        """What this process or, on the xdist controller, a worker resolved (never probes)."""
+        if self._capabilities is not None:
+            return self._capabilities
+        if self.worker_capabilities:
+            return Capabilities.from_json(self.worker_capabilities)
+        return None
+
+    def capabilities(self) -> Capabilities:
+        """The gated device's capabilities, resolved on first use."""
+        if self._capabilities is None:
+            self._capabilities = self._resolve()
+        return self._capabilities
+
+    def _resolve(self) -> Capabilities:
+        if self.profile is not None:
+            return self.profile.capabilities
+        hooked = self.config.hook.pytest_dtypegate_probe(config=self.config, device=self.options.device)
+        if hooked is not None:
+            if not isinstance(hooked, Capabilities):
+                raise pytest.UsageError(
+                    "dtypegate: a pytest_dtypegate_probe hook returned "
+                    f"{type(hooked).__name__} ({hooked!r:.80}); it must return "
+                    "pytest_dtypegate.Capabilities or None"
+                )
+            if hooked.torch_version is None and not self.torch_missing:
+                from importlib.metadata import PackageNotFoundError, version
+
+                try:
+                    hooked = hooked.replace(torch_version=version("torch"))
+                except PackageNotFoundError:
+                    pass
+            return hooked
+        if self.torch_missing:
+            return Capabilities(device=self.options.device, source="probe", error="torch is not installed")
+        from .cache import probe_cached
+
+        return probe_cached(self.config, self.device(), self.options.probe_timeout, self._shared_session_id())
+
+    def device(self) -> str:
+        """The device tests run on (``model_device``); an absent explicit device stops the session."""
+        if self._device is None:
+            from .probe import DeviceError, resolve_device
+
+            try:
+                self._device = resolve_device(self.options.device)
+            except DeviceError as exc:
+                raise pytest.UsageError(f"dtypegate: {exc} (from --dtypegate-device / dtypegate_device)") from None
+        return self._device
+
+    def _shared_session_id(self) -> str:
+        from .distributed import shared_session_id
+
+        return shared_session_id(self.config) or self.session_id
+
+
+STATE = pytest.StashKey[SessionState]()
