@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from pytest_dtypegate import profiles
-from pytest_dtypegate.simulate import Interceptor
+from pytest_dtypegate.intercept import Interceptor
 
 _F = torch.nn.functional
 _GEMM_FUNCS = frozenset({

@@ -24,7 +24,7 @@ from .session import SessionState
 
 if TYPE_CHECKING:
     from .finite import FiniteWatch
-    from .simulate import Interceptor
+    from .intercept import Interceptor
 
 __all__ = ["CallPhase", "declared"]
 
@@ -58,7 +58,7 @@ class CallPhase:
                 mark = item.get_closest_marker("dtype_tolerance")
                 stack.enter_context(tolerance_scope(mark.kwargs if mark else None, opts.tolerance))
             if self.state.profile is not None or opts.audit:
-                from .simulate import Interceptor
+                from .intercept import Interceptor
 
                 interceptor = stack.enter_context(Interceptor(self.state.profile, audit=opts.audit))
             if opts.check_finite and ran:

@@ -311,11 +311,11 @@ def test_builtin_file_name_must_match(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_loader_and_simulate_import_no_torch() -> None:
     code = (
         "import sys\n"
-        "from pytest_dtypegate import profiles, simulate\nfrom pytest_dtypegate.cli import profiles as _\n"
+        "from pytest_dtypegate import profiles, intercept\nfrom pytest_dtypegate.cli import profiles as _\n"
         "profiles.builtin()\n"
-        "with simulate.Interceptor(None, audit=False):\n"
+        "with intercept.Interceptor(None, audit=False):\n"
         "    pass\n"
-        "with simulate.Interceptor(profiles.load('h100'), audit=False):\n"
+        "with intercept.Interceptor(profiles.load('h100'), audit=False):\n"
         "    pass\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
@@ -326,10 +326,10 @@ def test_simulation_without_torch_is_a_no_op() -> None:
     code = (
         "import sys\n"
         "sys.modules['torch'] = None  # import torch raises ImportError\n"
-        "from pytest_dtypegate import profiles, simulate\n"
-        "with simulate.Interceptor(profiles.load('p100'), audit=True) as ic:\n"
-        "    assert not simulate.installed()\n"
-        "assert ic.executed == [] and not simulate.installed()\n"
+        "from pytest_dtypegate import profiles, intercept\n"
+        "with intercept.Interceptor(profiles.load('p100'), audit=True) as ic:\n"
+        "    assert not intercept.installed()\n"
+        "assert ic.executed == [] and not intercept.installed()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -131,15 +131,13 @@ class Interceptor:
     A context manager, entered around one test's call phase.  Entering and
     leaving restores everything, also when the body raises; interceptors nest
     (the innermost decides) and the same one may be entered again.
-    ``executed`` lists ``(op, precision)`` pairs in first-run order, each once;
-    ``simulated`` lists the ``(op, precision)`` pairs it raised for.
+    ``executed`` lists ``(op, precision)`` pairs in first-run order, each once.
     """
 
     def __init__(self, profile: Profile | None, *, audit: bool) -> None:
         self.profile = profile
         self.audit = audit
         self.executed: list[tuple[str, str]] = []
-        self.simulated: list[tuple[str, str]] = []
         self._seen: set[tuple[str, str]] = set()
         self._unsupported: frozenset[str] = profile.unsupported if profile is not None else frozenset()
         self._specs: dict[tuple[str, str, str], Any] = {}
@@ -185,14 +183,6 @@ class Interceptor:
             spec = self.profile.error_for(precision, op, kind)
             self._specs[key] = spec
         return spec  # type: ignore[no-any-return]
-
-    def _fail(self, spec: ErrorSpec, precision: str, op: str) -> Exception:
-        # The platform's own type and message, nothing added (no note either: a test's
-        # pytest.raises(match=...) must see what it would see there).  The report
-        # learns that it was simulated from ``simulated``.
-        if (op, precision) not in self.simulated:
-            self.simulated.append((op, precision))
-        return spec.exception()
 
     def _record(self, op: str, precision: str) -> None:
         key = (op, precision)
@@ -245,7 +235,7 @@ def _gate(ic: Interceptor, op: str, kind: str | None, x: Any, y: Any) -> None:
             kind = "bgemm" if xd >= 3 and yd >= 3 else "gemv" if yd == 1 and xd >= 2 else "gemm"
         spec = ic._spec(precision, op, kind)
         if spec is not None:
-            raise ic._fail(spec, precision, op)
+            raise spec.exception()  # the platform's own type and message, nothing added
     if ic.audit:
         ic._record(op, precision)
 
@@ -320,7 +310,7 @@ def _gate_einsum(ic: Interceptor, args: tuple[Any, ...]) -> None:
     if precision in ic._unsupported:
         spec = ic._spec(precision, "einsum", kind)
         if spec is not None:
-            raise ic._fail(spec, precision, "einsum")
+            raise spec.exception()
     if ic.audit:
         ic._record("einsum", precision)
 
@@ -330,7 +320,6 @@ def _finish(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Any:
         functools.update_wrapper(wrapper, original)
     except (AttributeError, TypeError):  # pragma: no cover - some builtins lack a field
         pass
-    wrapper.__dtypegate_original__ = original  # type: ignore[attr-defined]
     return wrapper
 
 
