@@ -34,11 +34,9 @@ from typing import Any
 
 from . import precisions as _p
 
-__all__ = ["CATEGORY", "LOW_PRECISIONS", "Finding", "FiniteWatch", "watched"]
+__all__ = ["CATEGORY", "Finding", "FiniteWatch", "watched"]
 
 CATEGORY = "nonfinite"
-#: The precisions a FiniteWatch checks; others (fp32, tf32, fp64) have fp32's range or more.
-LOW_PRECISIONS = frozenset({"fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "amp_bf16", "amp_fp16"})
 
 # What each precision's non-finite values usually mean, and the fix.  Ranges:
 # fp16 max 65504; bf16 shares fp32's exponent (max ~3.4e38); float8_e4m3fn max 448
@@ -61,7 +59,7 @@ _MAX_DEPTH = 3  # how deep into nested tuples/dicts of an output to look
 
 def watched(precision: Any) -> bool:
     """Whether a :class:`FiniteWatch` for ``precision`` checks anything."""
-    return _p.resolve(precision, allow_auto=False) in LOW_PRECISIONS
+    return _p.resolve(precision, allow_auto=False) in _p.LOW  # fp32, tf32, fp64 have fp32's range or more
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -171,7 +169,7 @@ class FiniteWatch:
 
     def __init__(self, precision: Any) -> None:
         self.precision = _p.resolve(precision, allow_auto=False)
-        self.active = self.precision in LOW_PRECISIONS
+        self.active = self.precision in _p.LOW
         self.finding: Finding | None = None
         self.checked = 0
         self._stack: list[Any] = []

@@ -60,6 +60,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from . import precisions as _p
 from .profiles import OPS, ErrorSpec, Profile
 
 __all__ = ["TARGETS", "Interceptor", "active", "installed"]
@@ -119,7 +120,8 @@ _DTYPES: dict[Any, str] = {}  # torch.dtype -> canonical precision, filled on fi
 # (owner, attribute) -> (original, its wrapper): built once, put back in by every later install
 # whose original is still the same object (a wrapper only reads the stack, so it is reusable)
 _WRAPPERS: dict[tuple[str, str], tuple[Any, Any]] = {}
-_AUTOCAST_ELIGIBLE = frozenset({"fp32", "fp16", "bf16"})  # autocast casts these, never fp64 or fp8
+# autocast casts fp32 and its own targets (fp16, bf16), never fp64 or fp8
+_AUTOCAST_ELIGIBLE = frozenset({"fp32"} | {p.autocast for p in _p.PRECISIONS.values() if p.autocast})
 _MISSING = object()
 _torch: Any = None  # the torch module, bound on first install
 _any_autocast: Callable[[], bool] = bool  # torch._C._is_any_autocast_enabled, bound on first install
@@ -379,8 +381,6 @@ def _install() -> None:
     _torch = torch
     _any_autocast = torch._C._is_any_autocast_enabled
     if not _DTYPES:
-        from . import precisions as _p
-
         for prec in _p.PRECISIONS.values():
             if prec.autocast is None and not prec.tf32 and hasattr(torch, prec.storage):
                 _DTYPES[getattr(torch, prec.storage)] = prec.name

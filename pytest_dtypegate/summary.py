@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .capabilities import Capabilities
-from .facts import TestFacts
+from .facts import TestFacts, Verdict
 
 __all__ = ["summary_lines"]
 
@@ -26,7 +26,7 @@ def summary_lines(
     for nodeid, facts in results.items():
         outcome = outcomes.get(nodeid, "passed")
         label = f"[{facts.requested}]" if facts.requested else "(markers)"
-        if facts.decision == "skip":
+        if facts.decision == Verdict.SKIP:
             skipped[(label, facts.reason or "")] += 1
             continue
         if facts.precision and outcome in ("passed", "failed"):
