@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "classify": ("errors", "classify"),
-    "Classification": ("errors", "Classification"),
+    "classify": ("diagnosis", "classify"),
+    "Classification": ("diagnosis", "Classification"),
     "assert_close": ("tolerances", "assert_close"),
 }
 

@@ -1,5 +1,5 @@
-"""`dtypegate explain`: errors.add_cli_arguments / errors.cli_main through a parser built here
-(cli.py wires the same two functions), plus one real process reading stdin."""
+"""`dtypegate explain`: cli.explain.add_arguments / cli.explain.run through a parser built here
+(cli/__init__.py wires the same two functions), plus one real process reading stdin."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from pytest_dtypegate import errors
+from pytest_dtypegate.cli import explain as explain_cli
 
 GEMM = "RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16"
 MATMUL = "RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float"
@@ -19,8 +19,8 @@ MATMUL = "RuntimeError: expected m1 and m2 to have the same dtype, but got: c10:
 
 def explain(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="dtypegate explain")
-    errors.add_cli_arguments(parser)
-    return errors.cli_main(parser.parse_args(argv))
+    explain_cli.add_arguments(parser)
+    return explain_cli.run(parser.parse_args(argv))
 
 
 def test_a_known_error_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,10 +165,10 @@ def test_missing_text_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 
 SCRIPT = """
 import argparse, sys
-from pytest_dtypegate import errors
+from pytest_dtypegate.cli import explain
 parser = argparse.ArgumentParser(prog="dtypegate explain")
-errors.add_cli_arguments(parser)
-sys.exit(errors.cli_main(parser.parse_args(sys.argv[1:])))
+explain.add_arguments(parser)
+sys.exit(explain.run(parser.parse_args(sys.argv[1:])))
 """
 
 
