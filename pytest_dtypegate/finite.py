@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import precisions as _p
+from .facts import Category
 
 __all__ = ["CATEGORY", "Finding", "FiniteWatch", "watched"]
 
-CATEGORY = "nonfinite"
+CATEGORY = Category.NONFINITE
 
 # What each precision's non-finite values usually mean, and the fix.  Ranges:
 # fp16 max 65504; bf16 shares fp32's exponent (max ~3.4e38); float8_e4m3fn max 448
