@@ -102,7 +102,8 @@ def model_dtype(request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture
 def model_precision(request: pytest.FixtureRequest, model_dtype: Any) -> ModelPrecision:
     """The resolved precision record: ``.name``, ``.requested``, ``.dtype``, ``.downgraded_from`` ..."""
-    return request.node.stash[_RECORD]
+    record: ModelPrecision = request.node.stash[_RECORD]
+    return record
 
 
 @pytest.fixture(scope="session")
