@@ -439,5 +439,8 @@ def precision_context(name: Any, device: str) -> contextlib.AbstractContextManag
         import torch
 
         device_type = str(device).split(":", 1)[0]
-        return torch.autocast(device_type=device_type, dtype=_p.torch_dtype(rec.autocast))
+        autocast: contextlib.AbstractContextManager[None] = torch.autocast(
+            device_type=device_type, dtype=_p.torch_dtype(rec.autocast)
+        )
+        return autocast
     return contextlib.nullcontext()
