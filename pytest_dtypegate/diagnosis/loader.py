@@ -41,12 +41,12 @@ _PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 #: Summary and advice fields the classifier fills in besides the pattern's groups.
 _FIELDS = frozenset({"precision", "op", "written", "operands"})
 
-_REQUIRED = ("id", "category", "pattern", "summary", "advice", "source", "example")
+_REQUIRED = ("id", "category", "pattern", "summary", "advice", "source")
 _OPTIONAL = ("roles", "scan", "accept", "need_precision", "precision", "op")
 _EXAMPLE_REQUIRED = ("text", "seen")
 _EXAMPLE_OPTIONAL = ("precision", "other", "op")
 #: What a file's [defaults] may give: everything but what makes an entry itself.
-_DEFAULTABLE = tuple(k for k in _REQUIRED + _OPTIONAL if k not in ("id", "pattern", "example"))
+_DEFAULTABLE = tuple(k for k in _REQUIRED + _OPTIONAL if k not in ("id", "pattern"))
 
 
 class CatalogueError(ValueError):
@@ -199,7 +199,7 @@ def _read_file(path: Path, fragments: Mapping[str, str]) -> list[Entry]:
 
 
 def _entry(where: str, item: dict[str, Any], fragments: Mapping[str, str], file: str) -> Entry:
-    _known_keys(where, item, _REQUIRED, _OPTIONAL)
+    _known_keys(where, item, _REQUIRED, (*_OPTIONAL, "example"))  # examples: checked by _examples
     ident = _text(where, "id", item["id"])
     if not _ID.fullmatch(ident):
         raise CatalogueError(f"{where}: the id must be kebab-case (lower-case words joined by '-')")
@@ -233,7 +233,7 @@ def _entry(where: str, item: dict[str, Any], fragments: Mapping[str, str], file:
         accept=_accept(where, item["accept"]) if "accept" in item else None,
         need_precision=_flag(where, "need_precision", item.get("need_precision", False)),
         op=_text(where, "op", item["op"]) if "op" in item else None,
-        examples=_examples(where, item["example"]),
+        examples=_examples(where, item.get("example")),
         file=file,
     )
 
