@@ -60,16 +60,33 @@ def test_a_mismatch_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert explain(["--json", MATMUL]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"category", "precision", "other", "summary", "advice", "entry", "source", "op",
-                         "operands", "fixes"}
+    assert set(data) == {
+        "category",
+        "precision",
+        "other",
+        "summary",
+        "advice",
+        "entry",
+        "source",
+        "op",
+        "operands",
+        "fixes",
+    }
     assert (data["category"], data["precision"], data["other"], data["entry"]) == (
-        "mismatch", "bf16", "fp32", "matmul-expected-same-dtype")
+        "mismatch",
+        "bf16",
+        "fp32",
+        "matmul-expected-same-dtype",
+    )
     assert data["summary"] == "a matmul got m1 c10::BFloat16 (bf16), m2 float (fp32)"
     assert data["advice"] == (
-        "cast the operand that kept its old dtype (x.to(model_dtype)), or run the code under torch.autocast")
+        "cast the operand that kept its old dtype (x.to(model_dtype)), or run the code under torch.autocast"
+    )
     assert data["fixes"][0].startswith("the fp32 operand (m2) was most likely not cast to bf16")
-    assert data["operands"] == [{"role": "m1", "written": "c10::BFloat16", "precision": "bf16"},
-                                {"role": "m2", "written": "float", "precision": "fp32"}]
+    assert data["operands"] == [
+        {"role": "m1", "written": "c10::BFloat16", "precision": "bf16"},
+        {"role": "m2", "written": "float", "precision": "fp32"},
+    ]
 
 
 def test_an_unknown_error_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,8 +96,7 @@ def test_an_unknown_error_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == ""
 
 
-CLASSIFIED_KEYS = {"category", "precision", "other", "summary", "advice", "entry", "source", "op", "operands",
-                   "fixes"}
+CLASSIFIED_KEYS = {"category", "precision", "other", "summary", "advice", "entry", "source", "op", "operands", "fixes"}
 
 
 def test_an_unknown_error_in_json_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,13 +136,16 @@ def test_empty_text_is_bad_input(capsys: pytest.CaptureFixture[str], text: str) 
     out, err = capsys.readouterr()
     assert out == ""
     assert err == (
-        "dtypegate explain: the error text is empty; pass the error message as TEXT, or - to read it from "
-        "stdin\n")
+        "dtypegate explain: the error text is empty; pass the error message as TEXT, or - to read it from stdin\n"
+    )
 
 
 def test_text_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Traceback (most recent call last):\n  ...\n"
-                                                  "TypeError: BFloat16 is not supported on MPS\n"))
+    monkeypatch.setattr(
+        sys,
+        "stdin",
+        io.StringIO("Traceback (most recent call last):\n  ...\nTypeError: BFloat16 is not supported on MPS\n"),
+    )
     assert explain(["-"]) == 0
     assert capsys.readouterr().out.splitlines()[:2] == [
         "category: unsupported (bf16)",
@@ -139,8 +158,7 @@ def test_empty_stdin_is_bad_input(capsys: pytest.CaptureFixture[str], monkeypatc
     assert explain(["-"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == (
-        "dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin\n")
+    assert err == ("dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin\n")
 
 
 class _BadStdin(io.StringIO):
@@ -153,7 +171,8 @@ def test_unreadable_stdin_is_bad_input(capsys: pytest.CaptureFixture[str], monke
     assert explain(["-"]) == 2
     assert capsys.readouterr().err == (
         "dtypegate explain: cannot read the error text from stdin: 'utf-8' codec can't decode byte 0xff in "
-        "position 0: invalid start byte\n")
+        "position 0: invalid start byte\n"
+    )
 
 
 def test_missing_text_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -173,8 +192,9 @@ sys.exit(explain.run(parser.parse_args(sys.argv[1:])))
 
 
 def run(args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", SCRIPT, *args], input=stdin, capture_output=True,
-                          text=True, check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, *args], input=stdin, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def test_a_real_process_reads_stdin_and_sets_the_exit_code() -> None:
@@ -185,10 +205,13 @@ def test_a_real_process_reads_stdin_and_sets_the_exit_code() -> None:
     done = run(["-"], "")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.strip().splitlines()[-1] == (
-        "dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin")
+        "dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin"
+    )
     done = run(["-"], "KeyError: 'model'\n")
     assert (done.returncode, done.stdout) == (
-        1, "not a dtype error I know: dtypegate's catalogue has no entry for this message\n")
+        1,
+        "not a dtype error I know: dtypegate's catalogue has no entry for this message\n",
+    )
     done = run(["--json", "-"], "KeyError: 'model'\n")
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)

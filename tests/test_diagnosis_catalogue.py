@@ -59,15 +59,24 @@ def test_a_well_formed_catalogue_is_read(tmp_path: Path) -> None:
     assert entry.category is Category.UNSUPPORTED
     assert entry.pattern.pattern == r"no kernel for (?P<dtype>\w+)"
     assert (entry.roles, entry.need_precision, entry.precision, entry.accept, entry.scan, entry.op) == (
-        ("dtype",), True, None, None, None, None)
+        ("dtype",),
+        True,
+        None,
+        None,
+        None,
+        None,
+    )
     assert entry.examples == (Example("RuntimeError: no kernel for BFloat16", "written for this test", "bf16"),)
     assert entry.file == "mini.toml"
 
 
 def test_defaults_lists_and_named_sets(tmp_path: Path) -> None:
     mini = "[defaults]\nadvice = 'cast it'\n\n" + changed(MINI, 'advice = "use fp32"\n', 'accept = "low"\n')
-    mini = changed(mini, "pattern = 'no kernel for (?P<dtype>{NAME})'",
-                   "pattern = [\n    'no kernel ',\n    'for (?P<dtype>{NAME})',\n]")
+    mini = changed(
+        mini,
+        "pattern = 'no kernel for (?P<dtype>{NAME})'",
+        "pattern = [\n    'no kernel ',\n    'for (?P<dtype>{NAME})',\n]",
+    )
     (entry,) = read_catalogue(write(tmp_path, mini=mini))
     assert entry.advice == "cast it"
     assert entry.pattern.pattern == r"no kernel for (?P<dtype>\w+)"
@@ -86,47 +95,96 @@ MINI_AT = "{dir}/mini.toml: entry 'mini-entry'"
 
 # (what to change in mini.toml: old -> new, the whole error message)
 ENTRY_ERRORS = [
-    pytest.param('category = "unsupported"', 'category = "unsuported"',
-                 MINI_AT + ": category 'unsuported' is not one of unsupported, mismatch, nonfinite", id="bad-category"),
-    pytest.param('category = "unsupported"', 'category = "undeclared"',
-                 MINI_AT + ": category 'undeclared' is not one of unsupported, mismatch, nonfinite",
-                 id="audit-category"),
-    pytest.param('need_precision = true', 'need_precision = true\nprecison = "bf16"',
-                 MINI_AT + ": unknown key 'precison'; known keys: id, category, pattern, summary, advice, source, "
-                 "roles, scan, accept, need_precision, precision, op, example", id="unknown-key"),
-    pytest.param('[[entry.example]]\ntext = "RuntimeError: no kernel for BFloat16"\nseen = "written for this test"\n'
-                 'precision = "bf16"\n', "",
-                 MINI_AT + ": no [[entry.example]]; give at least one real error text the entry reads",
-                 id="missing-examples"),
-    pytest.param("{NAME})'", "{NAMES})'",
-                 MINI_AT + ": 'pattern' uses {NAMES}, which is no fragment (known: NAME)", id="unknown-fragment"),
-    pytest.param('roles = ["dtype"]', 'roles = ["dtype", "kind"]',
-                 MINI_AT + ": role 'kind' is not a group of the pattern", id="role-not-a-group"),
-    pytest.param('summary = "no {precision} kernel for {dtype}"', 'summary = "no {precison} kernel"',
-                 MINI_AT + ": 'summary' names {precison}, which is neither a group of the pattern nor one of op, "
-                 "operands, precision, written", id="unknown-summary-field"),
-    pytest.param('precision = "bf16"', 'precision = "bfloat16"',
-                 MINI_AT + ", example 1: 'precision' is 'bfloat16'; write the canonical name 'bf16'",
-                 id="alias-precision"),
-    pytest.param('need_precision = true', 'need_precision = true\naccept = ["bf16", "bf17"]',
-                 MINI_AT + ": 'accept': unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, "
-                 "fp8_e5m2, fp64, amp_bf16, amp_fp16", id="unknown-precision"),
-    pytest.param('need_precision = true', 'need_precision = "yes"',
-                 MINI_AT + ": 'need_precision' must be true or false", id="flag-not-bool"),
-    pytest.param('seen = "written for this test"\n', "",
-                 MINI_AT + ", example 1: 'seen' is missing", id="example-without-source"),
-    pytest.param('seen = "written for this test"', 'seen = "written for this test"\nentry = "mini-entry"',
-                 MINI_AT + ", example 1: unknown key 'entry'; known keys: text, seen, precision, other, op",
-                 id="example-unknown-key"),
-    pytest.param('id = "mini-entry"', 'id = "Mini_Entry"',
-                 "{dir}/mini.toml: entry 'Mini_Entry': the id must be kebab-case (lower-case words joined by '-')",
-                 id="bad-id"),
+    pytest.param(
+        'category = "unsupported"',
+        'category = "unsuported"',
+        MINI_AT + ": category 'unsuported' is not one of unsupported, mismatch, nonfinite",
+        id="bad-category",
+    ),
+    pytest.param(
+        'category = "unsupported"',
+        'category = "undeclared"',
+        MINI_AT + ": category 'undeclared' is not one of unsupported, mismatch, nonfinite",
+        id="audit-category",
+    ),
+    pytest.param(
+        "need_precision = true",
+        'need_precision = true\nprecison = "bf16"',
+        MINI_AT + ": unknown key 'precison'; known keys: id, category, pattern, summary, advice, source, "
+        "roles, scan, accept, need_precision, precision, op, example",
+        id="unknown-key",
+    ),
+    pytest.param(
+        '[[entry.example]]\ntext = "RuntimeError: no kernel for BFloat16"\nseen = "written for this test"\n'
+        'precision = "bf16"\n',
+        "",
+        MINI_AT + ": no [[entry.example]]; give at least one real error text the entry reads",
+        id="missing-examples",
+    ),
+    pytest.param(
+        "{NAME})'",
+        "{NAMES})'",
+        MINI_AT + ": 'pattern' uses {NAMES}, which is no fragment (known: NAME)",
+        id="unknown-fragment",
+    ),
+    pytest.param(
+        'roles = ["dtype"]',
+        'roles = ["dtype", "kind"]',
+        MINI_AT + ": role 'kind' is not a group of the pattern",
+        id="role-not-a-group",
+    ),
+    pytest.param(
+        'summary = "no {precision} kernel for {dtype}"',
+        'summary = "no {precison} kernel"',
+        MINI_AT + ": 'summary' names {precison}, which is neither a group of the pattern nor one of op, "
+        "operands, precision, written",
+        id="unknown-summary-field",
+    ),
+    pytest.param(
+        'precision = "bf16"',
+        'precision = "bfloat16"',
+        MINI_AT + ", example 1: 'precision' is 'bfloat16'; write the canonical name 'bf16'",
+        id="alias-precision",
+    ),
+    pytest.param(
+        "need_precision = true",
+        'need_precision = true\naccept = ["bf16", "bf17"]',
+        MINI_AT + ": 'accept': unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, "
+        "fp8_e5m2, fp64, amp_bf16, amp_fp16",
+        id="unknown-precision",
+    ),
+    pytest.param(
+        "need_precision = true",
+        'need_precision = "yes"',
+        MINI_AT + ": 'need_precision' must be true or false",
+        id="flag-not-bool",
+    ),
+    pytest.param(
+        'seen = "written for this test"\n', "", MINI_AT + ", example 1: 'seen' is missing", id="example-without-source"
+    ),
+    pytest.param(
+        'seen = "written for this test"',
+        'seen = "written for this test"\nentry = "mini-entry"',
+        MINI_AT + ", example 1: unknown key 'entry'; known keys: text, seen, precision, other, op",
+        id="example-unknown-key",
+    ),
+    pytest.param(
+        'id = "mini-entry"',
+        'id = "Mini_Entry"',
+        "{dir}/mini.toml: entry 'Mini_Entry': the id must be kebab-case (lower-case words joined by '-')",
+        id="bad-id",
+    ),
     pytest.param('id = "mini-entry"\n', "", "{dir}/mini.toml: entry #1: 'id' is missing", id="missing-id"),
-    pytest.param('source = "this test"', 'source = ""',
-                 MINI_AT + ": 'source' must be a non-empty string", id="empty-source"),
-    pytest.param("[[entry]]", "[defaults]\nid = 'x'\n\n[[entry]]",
-                 "{dir}/mini.toml: [defaults]: unknown key 'id'; known keys: category, summary, advice, source, "
-                 "roles, scan, accept, need_precision, precision, op", id="defaults-with-an-id"),
+    pytest.param(
+        'source = "this test"', 'source = ""', MINI_AT + ": 'source' must be a non-empty string", id="empty-source"
+    ),
+    pytest.param(
+        "[[entry]]",
+        "[defaults]\nid = 'x'\n\n[[entry]]",
+        "{dir}/mini.toml: [defaults]: unknown key 'id'; known keys: category, summary, advice, source, "
+        "roles, scan, accept, need_precision, precision, op",
+        id="defaults-with-an-id",
+    ),
 ]
 
 
@@ -140,8 +198,12 @@ def test_a_malformed_entry_is_named_with_its_file(tmp_path: Path, old: str, new:
 
 def test_a_pattern_that_does_not_compile(tmp_path: Path) -> None:
     write(tmp_path, mini=changed(MINI, "(?P<dtype>{NAME})'", "(?P<dtype>{NAME}'"))
-    with pytest.raises(CatalogueError, match=re.escape(
-            f"{tmp_path}/mini.toml: entry 'mini-entry': pattern does not compile: missing ), unterminated subpattern")):
+    with pytest.raises(
+        CatalogueError,
+        match=re.escape(
+            f"{tmp_path}/mini.toml: entry 'mini-entry': pattern does not compile: missing ), unterminated subpattern"
+        ),
+    ):
         read_catalogue(tmp_path)
 
 
@@ -151,7 +213,8 @@ def test_a_scan_without_a_group(tmp_path: Path) -> None:
         read_catalogue(tmp_path)
     assert str(info.value) == (
         f"{tmp_path}/mini.toml: entry 'mini-entry': 'scan' has no group; its first non-empty group is the type "
-        "name it finds")
+        "name it finds"
+    )
 
 
 def test_a_file_that_is_not_toml(tmp_path: Path) -> None:
@@ -172,7 +235,8 @@ def test_a_file_the_index_does_not_list(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as info:
         read_catalogue(tmp_path)
     assert str(info.value) == (
-        f"{tmp_path}/extra.toml: not listed in index.toml's files; add it where classify() should try its entries")
+        f"{tmp_path}/extra.toml: not listed in index.toml's files; add it where classify() should try its entries"
+    )
 
 
 def test_a_listed_file_that_is_missing(tmp_path: Path) -> None:
@@ -187,17 +251,26 @@ def test_an_id_taken_in_another_file(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as info:
         read_catalogue(tmp_path)
     assert str(info.value) == (
-        f"{tmp_path}/again.toml: entry 'mini-entry': the id is already taken in {tmp_path}/mini.toml")
+        f"{tmp_path}/again.toml: entry 'mini-entry': the id is already taken in {tmp_path}/mini.toml"
+    )
 
 
-@pytest.mark.parametrize(("index", "message"), [
-    pytest.param("files = []\n", "{dir}/index.toml: 'files' must be a non-empty list of file names", id="no-files"),
-    pytest.param("order = 1\n" + INDEX, "{dir}/index.toml: unknown key 'order'; known keys: files, fragments",
-                 id="unknown-key"),
-    pytest.param(changed(INDEX, "NAME =", "name ="),
-                 "{dir}/index.toml: fragment 'name': a fragment's name is upper case, e.g. TYPENAME",
-                 id="lower-case-fragment"),
-])
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        pytest.param("files = []\n", "{dir}/index.toml: 'files' must be a non-empty list of file names", id="no-files"),
+        pytest.param(
+            "order = 1\n" + INDEX,
+            "{dir}/index.toml: unknown key 'order'; known keys: files, fragments",
+            id="unknown-key",
+        ),
+        pytest.param(
+            changed(INDEX, "NAME =", "name ="),
+            "{dir}/index.toml: fragment 'name': a fragment's name is upper case, e.g. TYPENAME",
+            id="lower-case-fragment",
+        ),
+    ],
+)
 def test_a_malformed_index(tmp_path: Path, index: str, message: str) -> None:
     write(tmp_path, index=index)
     with pytest.raises(CatalogueError) as info:

@@ -53,7 +53,8 @@ def test_planted_mismatch_is_classified_and_stays_a_failure(pytester: pytest.Pyt
 
 
 def test_unsupported_error_with_declared_usable_precision_says_the_probe_missed_it(
-    pytester: pytest.Pytester, fake_device  # type: ignore[no-untyped-def]
+    pytester: pytest.Pytester,
+    fake_device,  # type: ignore[no-untyped-def]
 ) -> None:
     fake_device("a100")
     pytester.makepyfile(

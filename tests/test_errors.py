@@ -28,10 +28,16 @@ from pytest_dtypegate.diagnosis import (
 )
 from pytest_dtypegate.facts import Category
 
-T4_SIM = Capabilities(device="cuda:0", name="Tesla T4", capability=(7, 5), profile="t4",
-                      support={"fp32": "native", "fp16": "native", "bf16": "emulated"})
-BROKEN = Capabilities(device="cuda:0", name="Tesla V100-SXM2-16GB", capability=(7, 0),
-                      error="the probe timed out after 60 s")
+T4_SIM = Capabilities(
+    device="cuda:0",
+    name="Tesla T4",
+    capability=(7, 5),
+    profile="t4",
+    support={"fp32": "native", "fp16": "native", "bf16": "emulated"},
+)
+BROKEN = Capabilities(
+    device="cuda:0", name="Tesla V100-SXM2-16GB", capability=(7, 0), error="the probe timed out after 60 s"
+)
 
 
 EXAMPLES: list[tuple[Entry, Example]] = [(entry, example) for entry in catalogue() for example in entry.examples]
@@ -54,8 +60,7 @@ NEGATIVES: list[str] = [
     # shapes (torch 2.13 CPU)
     "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)",
     # memory
-    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 80.00 MiB. GPU 0 has a total capacity of "
-    "6.00 GiB",
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 80.00 MiB. GPU 0 has a total capacity of 6.00 GiB",
     # cuBLAS refusing an fp32 GEMM is not a dtype error
     "RuntimeError: CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasSgemm( handle, opa, opb, m, n, "
     "k, &alpha, a, lda, b, ldb, &beta, c, ldc)`",
@@ -94,7 +99,12 @@ def test_each_real_text_is_classified_by_the_entry_that_owns_it(case: tuple[Entr
     c = classify(example.text)
     assert c is not None, example.text
     assert (c.entry, c.category, c.precision, c.other, c.op) == (
-        entry.id, entry.category, example.precision, example.other, example.op)
+        entry.id,
+        entry.category,
+        example.precision,
+        example.other,
+        example.op,
+    )
     assert c.summary and "?" not in c.summary and "{" not in c.summary
     assert c.advice and "{" not in c.advice
     assert c.source == entry.source
@@ -125,25 +135,44 @@ def test_catalogue_entries_are_well_formed() -> None:
 # -- summaries: the exact words for a few entries ----------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "summary"), [
-    ("RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16",
-     "cuBLAS has no bf16 gemm in this torch build on this GPU"),
-    ("NotImplementedError: \"addmm_impl_cpu_\" not implemented for 'Half'",
-     "the ATen kernel addmm_impl_cpu_ has no fp16 version on this device"),
-    ("RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float",
-     "a matmul got m1 c10::BFloat16 (bf16), m2 float (fp32)"),
-    ("RuntimeError: mat1 and mat2 must have the same dtype",
-     "a linear layer / addmm got operands of different dtypes"),
-    ("UserWarning: Expected query, key and value to all be of dtype: {Half, BFloat16}. Got Query dtype: "
-     "float, Key dtype: float, and Value dtype: float instead.",
-     "a fused SDPA kernel does not accept fp32 inputs (it takes Half, BFloat16)"),
-    ("RuntimeError: Current CUDA Device does not support bfloat16. Please switch dtype to float16.",
-     "torch.autocast(dtype=torch.bfloat16) was asked for on a CUDA device without bf16"),
-    ("ValueError: type fp8e4nv not supported in this architecture. The supported fp8 dtypes are ('fp8e5',)",
-     "Triton cannot compile fp8_e4m3 (fp8e4nv) for this GPU architecture (needs sm_89+)"),
-    ("RuntimeError: Function 'DivBackward0' returned nan values in its 0th output.",
-     "autograd anomaly detection saw DivBackward0 produce NaN"),
-])
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        (
+            "RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16",
+            "cuBLAS has no bf16 gemm in this torch build on this GPU",
+        ),
+        (
+            "NotImplementedError: \"addmm_impl_cpu_\" not implemented for 'Half'",
+            "the ATen kernel addmm_impl_cpu_ has no fp16 version on this device",
+        ),
+        (
+            "RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float",
+            "a matmul got m1 c10::BFloat16 (bf16), m2 float (fp32)",
+        ),
+        (
+            "RuntimeError: mat1 and mat2 must have the same dtype",
+            "a linear layer / addmm got operands of different dtypes",
+        ),
+        (
+            "UserWarning: Expected query, key and value to all be of dtype: {Half, BFloat16}. Got Query dtype: "
+            "float, Key dtype: float, and Value dtype: float instead.",
+            "a fused SDPA kernel does not accept fp32 inputs (it takes Half, BFloat16)",
+        ),
+        (
+            "RuntimeError: Current CUDA Device does not support bfloat16. Please switch dtype to float16.",
+            "torch.autocast(dtype=torch.bfloat16) was asked for on a CUDA device without bf16",
+        ),
+        (
+            "ValueError: type fp8e4nv not supported in this architecture. The supported fp8 dtypes are ('fp8e5',)",
+            "Triton cannot compile fp8_e4m3 (fp8e4nv) for this GPU architecture (needs sm_89+)",
+        ),
+        (
+            "RuntimeError: Function 'DivBackward0' returned nan values in its 0th output.",
+            "autograd anomaly detection saw DivBackward0 produce NaN",
+        ),
+    ],
+)
 def test_summaries_say_what_happened(text: str, summary: str) -> None:
     c = classify(text)
     assert c is not None
@@ -151,11 +180,16 @@ def test_summaries_say_what_happened(text: str, summary: str) -> None:
 
 
 def test_mismatch_operands_keep_the_written_names() -> None:
-    c = classify("RuntimeError: Expected query, key, and value to have the same dtype, but got query.dtype: "
-                 "float key.dtype: c10::BFloat16 and value.dtype: float instead.")
+    c = classify(
+        "RuntimeError: Expected query, key, and value to have the same dtype, but got query.dtype: "
+        "float key.dtype: c10::BFloat16 and value.dtype: float instead."
+    )
     assert c is not None
-    assert c.operands == (Operand("query", "float", "fp32"), Operand("key", "c10::BFloat16", "bf16"),
-                          Operand("value", "float", "fp32"))
+    assert c.operands == (
+        Operand("query", "float", "fp32"),
+        Operand("key", "c10::BFloat16", "bf16"),
+        Operand("value", "float", "fp32"),
+    )
 
 
 def test_classification_to_json() -> None:
@@ -163,21 +197,28 @@ def test_classification_to_json() -> None:
     assert c is not None
     data = c.to_json()
     assert data == {
-        "category": "mismatch", "precision": "fp32", "other": "bf16", "entry": "addmm-must-have-same-dtype",
+        "category": "mismatch",
+        "precision": "fp32",
+        "other": "bf16",
+        "entry": "addmm-must-have-same-dtype",
         "summary": "a linear layer / addmm got mat1 Float (fp32), mat2 BFloat16 (bf16)",
-        "advice": "cast the operand that kept its old dtype (x.to(model_dtype)), or run the code under "
-                  "torch.autocast",
-        "source": c.source, "op": "addmm",
-        "operands": [{"role": "mat1", "written": "Float", "precision": "fp32"},
-                     {"role": "mat2", "written": "BFloat16", "precision": "bf16"}],
+        "advice": "cast the operand that kept its old dtype (x.to(model_dtype)), or run the code under torch.autocast",
+        "source": c.source,
+        "op": "addmm",
+        "operands": [
+            {"role": "mat1", "written": "Float", "precision": "fp32"},
+            {"role": "mat2", "written": "BFloat16", "precision": "bf16"},
+        ],
     }
 
 
 def test_the_sdpa_error_needs_its_dtype_warning_to_count() -> None:
     assert classify("RuntimeError: No available kernel. Aborting execution.") is None
-    c = classify("Expected query, key and value to all be of dtype: {Half, BFloat16}. Got Query dtype: "
-                 "float, Key dtype: float, and Value dtype: float instead.\n"
-                 "RuntimeError: No available kernel. Aborting execution.")
+    c = classify(
+        "Expected query, key and value to all be of dtype: {Half, BFloat16}. Got Query dtype: "
+        "float, Key dtype: float, and Value dtype: float instead.\n"
+        "RuntimeError: No available kernel. Aborting execution."
+    )
     assert c is not None and c.entry == "sdpa-no-kernel"
 
 
@@ -189,22 +230,51 @@ def test_classify_rejects_other_types() -> None:
 # -- reading type names -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("token", "precision"), [
-    ("BFloat16", "bf16"), ("Half", "fp16"), ("Float", "fp32"), ("Double", "fp64"),
-    ("Float8_e4m3fn", "fp8_e4m3"), ("Float8_e5m2", "fp8_e5m2"),
-    ("c10::BFloat16", "bf16"), ("struct c10::BFloat16", "bf16"), ("class c10::Half", "fp16"),
-    ("at::Half", "fp16"), ("float", "fp32"), ("double", "fp64"),
-    ("N3c108BFloat16E", "bf16"), ("N3c104HalfE", "fp16"), ("N3c1013Float8_e4m3fnE", "fp8_e4m3"),
-    ("CUDA_R_16BF", "bf16"), ("CUDA_R_16F", "fp16"), ("CUDA_R_32F", "fp32"), ("CUDA_R_8F_E4M3", "fp8_e4m3"),
-    ("HIPBLAS_R_16B", "bf16"),
-    ("torch.bfloat16", "bf16"), ("torch.float16", "fp16"), ("torch.half", "fp16"), ("torch.float32", "fp32"),
-    ("torch.float8_e5m2", "fp8_e5m2"),
-    ("torch.cuda.HalfTensor", "fp16"), ("torch.FloatTensor", "fp32"), ("torch.cuda.BFloat16Tensor", "bf16"),
-    ("CUDABFloat16Type", "bf16"), ("CPUFloatType", "fp32"),
-    ("fp8e4nv", "fp8_e4m3"), ("fp8e5", "fp8_e5m2"),
-    ("Long", None), ("ComplexHalf", None), ("Float8_e4m3fnuz", None), ("fp8e4b15", None),
-    ("auto", None), ("tf32", None), ("68", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("token", "precision"),
+    [
+        ("BFloat16", "bf16"),
+        ("Half", "fp16"),
+        ("Float", "fp32"),
+        ("Double", "fp64"),
+        ("Float8_e4m3fn", "fp8_e4m3"),
+        ("Float8_e5m2", "fp8_e5m2"),
+        ("c10::BFloat16", "bf16"),
+        ("struct c10::BFloat16", "bf16"),
+        ("class c10::Half", "fp16"),
+        ("at::Half", "fp16"),
+        ("float", "fp32"),
+        ("double", "fp64"),
+        ("N3c108BFloat16E", "bf16"),
+        ("N3c104HalfE", "fp16"),
+        ("N3c1013Float8_e4m3fnE", "fp8_e4m3"),
+        ("CUDA_R_16BF", "bf16"),
+        ("CUDA_R_16F", "fp16"),
+        ("CUDA_R_32F", "fp32"),
+        ("CUDA_R_8F_E4M3", "fp8_e4m3"),
+        ("HIPBLAS_R_16B", "bf16"),
+        ("torch.bfloat16", "bf16"),
+        ("torch.float16", "fp16"),
+        ("torch.half", "fp16"),
+        ("torch.float32", "fp32"),
+        ("torch.float8_e5m2", "fp8_e5m2"),
+        ("torch.cuda.HalfTensor", "fp16"),
+        ("torch.FloatTensor", "fp32"),
+        ("torch.cuda.BFloat16Tensor", "bf16"),
+        ("CUDABFloat16Type", "bf16"),
+        ("CPUFloatType", "fp32"),
+        ("fp8e4nv", "fp8_e4m3"),
+        ("fp8e5", "fp8_e5m2"),
+        ("Long", None),
+        ("ComplexHalf", None),
+        ("Float8_e4m3fnuz", None),
+        ("fp8e4b15", None),
+        ("auto", None),
+        ("tf32", None),
+        ("68", None),
+        ("", None),
+    ],
+)
 def test_read_precision(token: str, precision: str | None) -> None:
     assert read_precision(token) == precision
 
@@ -372,12 +442,13 @@ def _real_failure(torch: Any, name: str) -> BaseException:
         "linalg-inv": lambda: torch.linalg.inv(torch.eye(2, dtype=bf)),
         "fft": lambda: torch.fft.fft(torch.ones(4, dtype=torch.half)),
         "autocast-cpu": lambda: torch.autocast("cpu", dtype=torch.float64),
-        "meta-bmm": lambda: torch.bmm(torch.ones(1, 2, 2, device="meta", dtype=bf),
-                                      torch.ones(1, 2, 2, device="meta")),
+        "meta-bmm": lambda: torch.bmm(torch.ones(1, 2, 2, device="meta", dtype=bf), torch.ones(1, 2, 2, device="meta")),
         "meta-linalg-inv": lambda: torch.linalg.inv(torch.eye(2, device="meta", dtype=torch.half)),
-        "meta-baddbmm": lambda: torch.baddbmm(torch.ones(1, 2, 2, device="meta"),
-                                              torch.ones(1, 2, 2, device="meta", dtype=bf),
-                                              torch.ones(1, 2, 2, device="meta")),
+        "meta-baddbmm": lambda: torch.baddbmm(
+            torch.ones(1, 2, 2, device="meta"),
+            torch.ones(1, 2, 2, device="meta", dtype=bf),
+            torch.ones(1, 2, 2, device="meta"),
+        ),
     }
     return _raised(actions[name])
 
@@ -403,8 +474,9 @@ def test_a_real_torch_error_raised_from_a_wrapper_is_classified(torch: Any) -> N
     assert c is not None and (c.entry, c.precision, c.other) == ("matmul-expected-same-dtype", "bf16", "fp32")
 
 
-@pytest.mark.parametrize("name", ["shape", "embedding-index", "target-dtype", "histc-byte", "bitwise-float",
-                                  "complex32"])
+@pytest.mark.parametrize(
+    "name", ["shape", "embedding-index", "target-dtype", "histc-byte", "bitwise-float", "complex32"]
+)
 def test_real_torch_errors_about_other_things_are_not_classified(torch: Any, name: str) -> None:
     F = torch.nn.functional
     actions: dict[str, Callable[[], object]] = {
@@ -486,8 +558,10 @@ def test_fallbacks_follow_what_the_device_runs() -> None:
         "or set `dtypegate_on_unsupported = downgrade` to run declared tests in their fallback precision "
         "(fp16) where bf16 is missing",
     ]
-    fp64 = _c("TypeError: Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support "
-              "float64. Please use float32 instead.")
+    fp64 = _c(
+        "TypeError: Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support "
+        "float64. Please use float32 instead."
+    )
     assert advise(fp64, capabilities=MPS, declared=True, on_unsupported="downgrade") == [
         "use fp32 on MPS (numpy arrays default to float64: convert with .float())",
         f"use fp32 on {MPS.label()} instead of fp64",
@@ -495,8 +569,10 @@ def test_fallbacks_follow_what_the_device_runs() -> None:
 
 
 def test_advice_without_a_device_uses_the_fallback_chain() -> None:
-    c = _c("RuntimeError: torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 "
-           "or 8.9, or ROCm MI300+")
+    c = _c(
+        "RuntimeError: torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 "
+        "or 8.9, or ROCm MI300+"
+    )
     assert advise(c) == [
         "keep fp8 weights but compute in bf16/fp16 on older GPUs (dequantise before the matmul)",
         "declare the precision so the gate can skip or downgrade the test where the device lacks it: mark the "
@@ -513,8 +589,7 @@ def test_fp32_unsupported_is_not_told_to_declare_fp32() -> None:
 
 
 def test_a_failed_probe_still_gets_the_fallback_chain() -> None:
-    assert "use fp16 or fp32 on Tesla V100-SXM2-16GB (sm_70) instead of bf16" in advise(
-        _c(GEMM), capabilities=BROKEN)
+    assert "use fp16 or fp32 on Tesla V100-SXM2-16GB (sm_70) instead of bf16" in advise(_c(GEMM), capabilities=BROKEN)
 
 
 MATMUL = "RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float"
@@ -527,12 +602,17 @@ MISMATCH_TAIL = [
 
 def test_mismatch_names_the_operand_that_was_not_cast() -> None:
     assert advise(_c(MATMUL), requested="bf16") == [
-        "the fp32 operand (m2) was not cast to bf16, the precision the test runs in", *MISMATCH_TAIL]
+        "the fp32 operand (m2) was not cast to bf16, the precision the test runs in",
+        *MISMATCH_TAIL,
+    ]
     assert advise(_c(MATMUL), requested="fp32") == [
-        "the bf16 operand (m1) was not cast to fp32, the precision the test runs in", *MISMATCH_TAIL]
+        "the bf16 operand (m1) was not cast to fp32, the precision the test runs in",
+        *MISMATCH_TAIL,
+    ]
     # amp_bf16 keeps fp32 weights: the bf16 side is the odd one
     assert advise(_c(MATMUL), requested="amp_bf16")[0] == (
-        "the bf16 operand (m1) was not cast to fp32, the precision the test runs in")
+        "the bf16 operand (m1) was not cast to fp32, the precision the test runs in"
+    )
 
 
 def test_mismatch_without_a_requested_precision_suspects_the_fp32_side() -> None:
@@ -541,11 +621,14 @@ def test_mismatch_without_a_requested_precision_suspects_the_fp32_side() -> None
         "in fp32 stay fp32 when the model is cast",
         *MISMATCH_TAIL,
     ]
-    two = _c("RuntimeError: Expected query, key, and value to have the same dtype, but got query.dtype: float "
-             "key.dtype: c10::BFloat16 and value.dtype: float instead.")
+    two = _c(
+        "RuntimeError: Expected query, key, and value to have the same dtype, but got query.dtype: float "
+        "key.dtype: c10::BFloat16 and value.dtype: float instead."
+    )
     assert advise(two)[0] == (
         "the fp32 operands (query and value) were most likely not cast to bf16: tensors made without dtype= "
-        "and buffers kept in fp32 stay fp32 when the model is cast")
+        "and buffers kept in fp32 stay fp32 when the model is cast"
+    )
 
 
 def test_mismatch_between_two_low_precisions_gets_the_generic_advice() -> None:
@@ -610,8 +693,9 @@ def test_section_for_the_probes_gap() -> None:
 
 
 def test_section_for_a_mismatch() -> None:
-    lines = format_section(_c(MATMUL), capabilities=V100, declared=True, probe_usable=True,
-                           requested="bf16").splitlines()
+    lines = format_section(
+        _c(MATMUL), capabilities=V100, declared=True, probe_usable=True, requested="bf16"
+    ).splitlines()
     assert lines[:4] == [
         "category: mismatch (bf16 vs fp32)",
         "mismatch: c10::BFloat16 (bf16) met float (fp32): the fp32 operand (m2) was not cast to bf16, the "
@@ -625,17 +709,23 @@ def test_section_for_a_mismatch() -> None:
 
 
 def test_section_for_a_mismatch_with_unknown_sides() -> None:
-    lines = format_section(_c("RuntimeError: mat1 and mat2 must have the same dtype"), capabilities=None,
-                           declared=False, probe_usable=False).splitlines()
+    lines = format_section(
+        _c("RuntimeError: mat1 and mat2 must have the same dtype"),
+        capabilities=None,
+        declared=False,
+        probe_usable=False,
+    ).splitlines()
     assert lines[:2] == ["category: mismatch", "what: a linear layer / addmm got operands of different dtypes"]
 
 
 def test_section_for_nonfinite_uses_the_requested_precision() -> None:
-    lines = format_section(_c(MULTINOMIAL), capabilities=None, declared=True, probe_usable=True,
-                           requested="fp16").splitlines()
+    lines = format_section(
+        _c(MULTINOMIAL), capabilities=None, declared=True, probe_usable=True, requested="fp16"
+    ).splitlines()
     assert lines[0] == "category: nonfinite (fp16)"
-    lines = format_section(_c(MULTINOMIAL), capabilities=None, declared=True, probe_usable=True,
-                           requested="bf16").splitlines()
+    lines = format_section(
+        _c(MULTINOMIAL), capabilities=None, declared=True, probe_usable=True, requested="bf16"
+    ).splitlines()
     assert lines[0] == "category: nonfinite (bf16)"
 
 
@@ -645,6 +735,7 @@ def test_section_for_an_unknown_precision_and_a_simulated_or_failed_device() -> 
     assert lines[0] == "category: unsupported (precision unknown)"
     assert lines[2] == (
         "device: Tesla T4 (sm_75) [simulated: t4] [bf16 emulated, fp16 native, fp32 native, tf32 unsupported, "
-        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 unsupported]")
+        "fp8_e4m3 unsupported, fp8_e5m2 unsupported, fp64 unsupported]"
+    )
     lines = format_section(_c(GEMM), capabilities=BROKEN, declared=False, probe_usable=False).splitlines()
     assert lines[2] == "device: Tesla V100-SXM2-16GB (sm_70): probe failed: the probe timed out after 60 s"
