@@ -155,15 +155,32 @@ def _best_native(caps: Capabilities) -> str:
     return "fp32"
 
 
+def _auto(request: Request, caps: Capabilities, best: str) -> Decision:
+    if best in request.siblings:
+        return Skip(
+            f"auto resolves to {best} on {caps.label()}, which already runs as this test's own [{best}] case",
+            _p.AUTO,
+            SkipKind.DUPLICATE,
+        )
+    return Run(best, _p.AUTO, caps.support_of(best))
+
+
 def _kind(state: Support) -> SkipKind:
-    return {Support.EMULATED: SkipKind.EMULATED, Support.UNKNOWN: SkipKind.UNKNOWN}.get(state, SkipKind.UNSUPPORTED)
+    return SkipKind.EMULATED if state is Support.EMULATED else SkipKind.UNSUPPORTED
 
 
 def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision:
-    """The policy: run / downgrade / skip / fail for one item."""
+    """The policy: run / downgrade / skip / fail for one item.
+
+    Fail closed: where the device's support is unknown (the probe failed, or it
+    could not tell for one precision), the test runs as asked and its own result
+    stands; the header, the summary and the report say that the gate could not tell.
+    """
     requested = request.precision
     if caps.error:
-        return Skip(f"dtypegate could not probe {caps.device}: {caps.error}", requested, SkipKind.UNKNOWN)
+        if requested == _p.AUTO:
+            return _auto(request, caps, "fp32")
+        return Run(requested, requested, Support.UNKNOWN if requested else None)
 
     def refuse(reason: str, kind: SkipKind) -> Decision:
         if settings.on_unsupported == "fail":
@@ -182,22 +199,17 @@ def decide(request: Request, caps: Capabilities, settings: Settings) -> Decision
             return refuse(f"requires compute capability {need}; {caps.label()} is {caps.sm}", SkipKind.CAPABILITY)
 
     for req in request.requires:
-        if not usable(req.precision, caps, settings, native=req.native):
-            return refuse(explain(req.precision, caps, native=req.native), _kind(caps.support_of(req.precision)))
+        support = caps.support_of(req.precision)
+        if support is not Support.UNKNOWN and not usable(req.precision, caps, settings, native=req.native):
+            return refuse(explain(req.precision, caps, native=req.native), _kind(support))
 
     if requested is None:
         return Run(None)
     if requested == _p.AUTO:
-        best = _best_native(caps)
-        if best in request.siblings:
-            return Skip(
-                f"auto resolves to {best} on {caps.label()}, which already runs as this test's own [{best}] case",
-                requested,
-                SkipKind.DUPLICATE,
-            )
-        return Run(best, _p.AUTO, caps.support_of(best))
-    if usable(requested, caps, settings):
-        return Run(requested, requested, caps.support_of(requested))
+        return _auto(request, caps, _best_native(caps))
+    support = caps.support_of(requested)
+    if support is Support.UNKNOWN or usable(requested, caps, settings):
+        return Run(requested, requested, support)
 
     reason = explain(requested, caps)
     kind = _kind(caps.support_of(requested))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from devices import A100, CPU, MPS, V100
 
-from pytest_dtypegate import Capabilities
+from pytest_dtypegate import Capabilities, Support
 from pytest_dtypegate.policy import Downgrade, Fail, Request, Requirement, Run, Settings, Skip, decide, usable
 
 SKIP = Settings()
@@ -98,10 +98,26 @@ def test_requires_capability() -> None:
     assert isinstance(d, Skip) and d.reason == "requires CUDA compute capability sm_80+; Apple M1 (mps) is not a CUDA device"
 
 
-def test_probe_failure_skips_with_its_reason() -> None:
+def test_probe_failure_runs_the_test_as_asked() -> None:
+    """Fail closed: an unknown table never turns a test into a skip; its own result stands."""
     caps = Capabilities(device="cuda:0", error="the probe crashed (signal 11)")
-    d = decide(req("bf16"), caps, SKIP)
-    assert d == Skip("dtypegate could not probe cuda:0: the probe crashed (signal 11)", "bf16", "unknown")
+    for settings in (SKIP, Settings("fail", "auto"), Settings("downgrade", "false")):
+        assert decide(req("bf16"), caps, settings) == Run("bf16", "bf16", Support.UNKNOWN)
+        assert decide(req("fp32"), caps, settings) == Run("fp32", "fp32", Support.UNKNOWN)
+    marked = Request(None, (), (Requirement("bf16", native=True),), (9, 0))
+    assert decide(marked, caps, SKIP) == Run(None)
+    assert decide(req("auto", siblings=("bf16",)), caps, SKIP) == Run("fp32", "auto", Support.UNKNOWN)
+    assert decide(req("auto", siblings=("fp32",)), caps, SKIP) == Skip(
+        "auto resolves to fp32 on cuda:0, which already runs as this test's own [fp32] case", "auto", "duplicate"
+    )
+
+
+def test_one_unknown_precision_runs_and_the_known_ones_are_gated() -> None:
+    caps = Capabilities(device="cuda:0", name="X", backend="cuda", capability=(7, 0),
+                        support={"fp32": "native", "bf16": "unknown", "fp16": "unsupported"})
+    assert decide(req("bf16"), caps, SKIP) == Run("bf16", "bf16", Support.UNKNOWN)
+    assert decide(Request(None, (), (Requirement("bf16"),)), caps, SKIP) == Run(None)
+    assert isinstance(decide(req("fp16"), caps, SKIP), Skip)
 
 
 def test_usable_and_settings_validation() -> None:
