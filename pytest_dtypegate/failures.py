@@ -46,7 +46,7 @@ class FailureReports:
         return report
 
     def _classify(self, item: pytest.Item, exc: BaseException, report: pytest.TestReport) -> Any:
-        from . import errors as diagnosis
+        from . import diagnosis
 
         for text in diagnosis.exception_text(exc):
             found = item.config.hook.pytest_dtypegate_classify_error(config=item.config, text=text)
@@ -68,7 +68,7 @@ class FailureReports:
         classification = self._classify(item, exc, report)
         if classification is None:
             return
-        from . import errors as diagnosis
+        from . import diagnosis
 
         state = self.state
         caps = state.resolved or (state.capabilities() if not state.torch_missing else None)

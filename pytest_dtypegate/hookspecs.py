@@ -27,7 +27,7 @@ def pytest_dtypegate_probe(config: pytest.Config, device: str) -> Capabilities |
 def pytest_dtypegate_classify_error(config: pytest.Config, text: str) -> Any:
     """Classify a failure's exception text before the built-in catalogue does.
 
-    Return a :class:`pytest_dtypegate.Classification` (see ``errors.py``) for a
+    Return a :class:`pytest_dtypegate.Classification` (see ``pytest_dtypegate.diagnosis``) for a
     message your project knows, or ``None`` to leave it to the catalogue.
     """
 
