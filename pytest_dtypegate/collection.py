@@ -15,6 +15,7 @@ from . import policy
 from . import precisions as _p
 from .markers import NAMES, MarkerError, parse_dtypes, parse_requirements
 from .session import SessionState, is_worker
+from .text import printable
 
 __all__ = ["FIXTURES", "PROBLEM", "REQUEST", "Collection", "tolerance_marker"]
 
@@ -116,4 +117,4 @@ class Collection:
         state = self.state
         if not state.needed or config.option.collectonly or is_worker(config):
             return None
-        return "dtypegate: " + state.capabilities().summary_line()
+        return "dtypegate: " + printable(state.capabilities().summary_line())

@@ -17,7 +17,8 @@ import pytest
 from . import policy
 from .collection import PROBLEM, REQUEST
 from .facts import PROPERTY, SkipKind, TestFacts, Verdict
-from .session import STATE, is_worker
+from .session import STATE, hook_failure
+from .text import printable
 
 __all__ = ["DECISION", "FACTS", "Gatekeeper", "record_facts"]
 
@@ -77,9 +78,9 @@ class Gatekeeper:
         item.stash[DECISION] = decision
         record_facts(item, _facts(request, decision))
         if isinstance(decision, policy.Skip):
-            pytest.skip(decision.reason)
+            pytest.skip(printable(decision.reason))
         if isinstance(decision, policy.Fail):
-            pytest.fail(decision.reason, pytrace=False)
+            pytest.fail(printable(decision.reason), pytrace=False)
 
     def _decide(self, item: pytest.Item, request: policy.Request) -> policy.Decision:
         state = item.config.stash[STATE]
@@ -87,14 +88,18 @@ class Gatekeeper:
         try:
             caps = state.capabilities()
         except pytest.UsageError as exc:
-            if not is_worker(item.config):
-                raise
             problem = str(exc)
-        if problem is not None:  # an xdist worker cannot stop the run cleanly: fail the test instead
+        if problem is not None:  # a test cannot stop the run cleanly: it fails with the reason instead
             pytest.fail(problem, pytrace=False)
-        decision: Any = item.config.hook.pytest_dtypegate_decide(
-            config=item.config, item=item, request=request, capabilities=caps
-        )
+        problem = None
+        try:
+            decision: Any = item.config.hook.pytest_dtypegate_decide(
+                config=item.config, item=item, request=request, capabilities=caps
+            )
+        except Exception as exc:
+            problem = hook_failure("pytest_dtypegate_decide", exc)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         if decision is None:
             if state.torch_missing and caps.error == "torch is not installed":
                 return policy.Skip("torch is not installed", request.precision, SkipKind.UNKNOWN)

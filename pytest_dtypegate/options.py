@@ -24,7 +24,7 @@ from typing import Any
 from . import policy
 from . import precisions as _p
 
-__all__ = ["OptionError", "Options", "flag", "read", "register", "reported", "spec"]
+__all__ = ["MAX_SECONDS", "OptionError", "Options", "flag", "read", "register", "reported", "seconds", "spec"]
 
 _TRUTH = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
@@ -62,13 +62,20 @@ def _device(text: str) -> str:
         raise ValueError(f"valid forms: {DEVICE_CHOICES}") from None
 
 
-def _seconds(text: str) -> float:
+#: The longest probe timeout accepted: a day (larger values overflow the OS timers subprocess uses).
+MAX_SECONDS = 86400.0
+
+
+def seconds(text: str) -> float:
+    """A timeout: a positive, finite number of seconds, at most :data:`MAX_SECONDS`."""
     try:
         value = float(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         value = math.nan
     if not (value > 0 and math.isfinite(value)):
         raise ValueError("give a positive number of seconds")
+    if value > MAX_SECONDS:
+        raise ValueError(f"give at most {MAX_SECONDS:g} seconds (a day)")
     return value
 
 
@@ -105,6 +112,7 @@ class Spec:
     check: Callable[[str], Any]
     switch: bool  # a command-line flag without a value (store_true); its ini twin takes true/false
     reported: bool  # recorded in the run report's settings
+    path: bool  # a file path (or a name that may be one): from an ini file, relative to that file's folder
 
 
 def _option(
@@ -113,9 +121,10 @@ def _option(
     help: str,
     check: Callable[[str], Any],
     reported: bool = False,
+    path: bool = False,
     factory: Callable[[], Any] | None = None,
 ) -> Any:
-    meta = {"help": help, "check": check, "reported": reported}
+    meta = {"help": help, "check": check, "reported": reported, "path": path}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -153,6 +162,7 @@ class Options:
         help="behave as a simulated platform: a built-in profile name (see `dtypegate profiles`) or a file",
         check=_text,
         reported=True,
+        path=True,
     )
     audit: bool = _option(
         False, help="record the precisions of the GEMM-family ops each test executes", check=_truth, reported=True
@@ -164,12 +174,12 @@ class Options:
         check=_truth,
         reported=True,
     )
-    report: str | None = _option(help="write the run's JSON report to this path", check=_report)
+    report: str | None = _option(help="write the run's JSON report to this path", check=_report, path=True)
     leg: str | None = _option(
         help="label of this run in the cross-run matrix (default: the device name or the profile)", check=_text
     )
     probe_timeout: float = _option(
-        60.0, help="seconds before the capability probe is abandoned (default 60)", check=_seconds
+        60.0, help="seconds before the capability probe is abandoned (default 60)", check=seconds
     )
     check_finite: bool = _option(
         False, help="fail a low-precision test whose model outputs contain NaN or inf", check=_truth, reported=True
@@ -189,7 +199,8 @@ class Options:
 def spec() -> Iterator[Spec]:
     """The option table, in declaration order."""
     for f in dataclasses.fields(Options):
-        yield Spec(f.name, f.metadata["help"], f.metadata["check"], f.default is False, f.metadata["reported"])
+        meta = f.metadata
+        yield Spec(f.name, meta["help"], meta["check"], f.default is False, meta["reported"], meta["path"])
 
 
 def flag(name: str) -> str:
@@ -207,15 +218,15 @@ def register(addoption: Callable[..., None], addini: Callable[..., None]) -> Non
             addini(f"dtypegate_{s.name}", s.help, default=None)
 
 
-def read(raw: Callable[[str], tuple[Any, str]]) -> Options:
-    """Check every option; ``raw(name)`` returns its value (None when unset) and where it came from.
+def read(raw: Callable[[Spec], tuple[Any, str]]) -> Options:
+    """Check every option; ``raw(spec)`` returns its value (None when unset) and where it came from.
 
     A blank value counts as unset, as an empty ini line does: ``--dtypegate-report " "``
     must not become a report path of "".
     """
     values: dict[str, Any] = {}
     for s in spec():
-        value, where = raw(s.name)
+        value, where = raw(s)
         if isinstance(value, bool):  # a command-line flag
             values[s.name] = value
             continue

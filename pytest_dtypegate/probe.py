@@ -33,13 +33,13 @@ __all__ = [
     "DEVICE_PATTERN",
     "DeviceError",
     "cache_key",
+    "device_facts",
     "probe_here",
     "resolve_device",
     "run_child",
     "validate_device",
 ]
 
-#: The precisions the probe runs (autocast and tf32 follow from these).
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps, xpu, xpu:N"
 
@@ -171,6 +171,11 @@ def _cpu_info() -> tuple[str | None, set[str]]:
     except OSError:
         pass
     return model, flags
+
+
+def device_facts(torch: Any, device: str) -> dict[str, Any]:
+    """The device's name, compute capability and extra facts, without running an op (cheap)."""
+    return _hardware(torch, device)[0]
 
 
 def _hardware(torch: Any, device: str) -> tuple[dict[str, Any], Callable[[str], Support]]:

@@ -15,6 +15,7 @@ import pytest
 from . import options as _options
 from .facts import TestFacts, facts_from_properties
 from .session import SessionState
+from .text import printable
 
 __all__ = ["Reporter"]
 
@@ -92,7 +93,7 @@ class Reporter:
         if lines:
             terminalreporter.write_sep("-", "dtypegate")
             for line in lines:
-                terminalreporter.write_line(line)
+                terminalreporter.write_line(printable(line))
         if self.document is not None:
             from . import report
 

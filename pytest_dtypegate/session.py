@@ -16,11 +16,12 @@ import pytest
 
 from . import options as _options
 from .capabilities import Capabilities
+from .text import printable
 
 if TYPE_CHECKING:
     from .profiles import Profile
 
-__all__ = ["STATE", "SessionState", "is_worker", "read_options"]
+__all__ = ["STATE", "SessionState", "hook_failure", "is_worker", "read_options"]
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -28,22 +29,52 @@ def is_worker(config: pytest.Config) -> bool:
     return getattr(config, "workerinput", None) is not None
 
 
-def _raw(config: pytest.Config, name: str) -> tuple[Any, str]:
+def hook_failure(hook: str, exc: BaseException) -> str:
+    """A user's hook raised: the message names the hook, where it is (its conftest or plugin) and the error."""
+    where = None
+    tb = exc.__traceback__
+    while tb is not None:  # the innermost frame of the hook itself
+        if tb.tb_frame.f_code.co_name == hook:
+            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    text = printable(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+    return f"dtypegate: the {hook} hook{' in ' + where if where else ''} raised {type(exc).__name__}" + (
+        f": {text}" if text else ""
+    )
+
+
+def _from_ini_folder(config: pytest.Config, value: str) -> str:
+    """A relative path from an ini file is relative to that file's folder, as pytest reads ``paths`` ini values."""
+    from pathlib import Path
+
+    text = value.strip()
+    if config.inipath is None or not text or Path(text).is_absolute():
+        return value
+    from .profiles import looks_like_path
+
+    if not looks_like_path(text) and not (config.inipath.parent / text).is_file():
+        return value  # a built-in profile name, not a file
+    return str(config.inipath.parent / text)
+
+
+def _raw(config: pytest.Config, spec: _options.Spec) -> tuple[Any, str]:
     """An option's value and where it came from (command line beats ini)."""
-    cli = config.getoption(f"dtypegate_{name}")
+    cli = config.getoption(f"dtypegate_{spec.name}")
     if cli is not None:
-        return cli, _options.flag(name)
-    value = config.getini(f"dtypegate_{name}")
-    where = f"ini option dtypegate_{name}"
+        return cli, _options.flag(spec.name)
+    value = config.getini(f"dtypegate_{spec.name}")
+    where = f"ini option dtypegate_{spec.name}"
     if config.inipath is not None:
         where += f" in {config.inipath.name}"
+        if spec.path and isinstance(value, str):
+            value = _from_ini_folder(config, value)
     return value, where
 
 
 def read_options(config: pytest.Config) -> _options.Options:
     """Every option, checked; a bad value is a UsageError naming it, its origin and what is valid."""
     try:
-        return _options.read(lambda name: _raw(config, name))
+        return _options.read(lambda spec: _raw(config, spec))
     except _options.OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -96,7 +127,10 @@ class SessionState:
     def _resolve(self) -> Capabilities:
         if self.profile is not None:
             return self.profile.capabilities
-        hooked = self.config.hook.pytest_dtypegate_probe(config=self.config, device=self.options.device)
+        try:
+            hooked = self.config.hook.pytest_dtypegate_probe(config=self.config, device=self.options.device)
+        except Exception as exc:
+            raise pytest.UsageError(hook_failure("pytest_dtypegate_probe", exc)) from None
         if hooked is not None:
             if not isinstance(hooked, Capabilities):
                 raise pytest.UsageError(

@@ -12,8 +12,8 @@ from pytest_dtypegate import options
 from pytest_dtypegate.policy import Settings
 
 
-def reader(**values: Any) -> Callable[[str], tuple[Any, str]]:
-    return lambda name: (values.get(name), f"--dtypegate-{name}")
+def reader(**values: Any) -> Callable[[options.Spec], tuple[Any, str]]:
+    return lambda spec: (values.get(spec.name), f"--dtypegate-{spec.name}")
 
 
 def test_defaults() -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from ..capabilities import Capabilities
 from ..exitcodes import ExitCode
+from ..options import MAX_SECONDS, seconds
 from ..probe import DEVICE_CHOICES, DeviceError, resolve_device, run_child, validate_device
+from ..text import printable
 
 HELP = "probe a device (or show a simulated profile) and print its table"
 
@@ -21,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help=f"device to probe ({DEVICE_CHOICES}); default auto")
     parser.add_argument("--simulate", metavar="PROFILE", help="print a simulated profile's table instead")
     parser.add_argument("--json", action="store_true", help="print the capabilities as JSON")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds before the probe is abandoned")
+    parser.add_argument(
+        "--timeout", default="60", help=f"seconds before the probe is abandoned (default 60, at most {MAX_SECONDS:g})"
+    )
 
 
 def format_table(caps: Capabilities) -> str:
@@ -47,8 +50,10 @@ def _bad(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        return _bad(f"invalid --timeout {args.timeout!r}; give a positive number of seconds")
+    try:
+        timeout = seconds(str(args.timeout))
+    except ValueError as exc:
+        return _bad(f"invalid --timeout {printable(args.timeout)}; {exc}")
     if args.simulate:
         from ..profiles import ProfileError, load
 
@@ -69,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
             device = resolve_device(args.device)
         except DeviceError as exc:
             return _bad(str(exc))
-        caps = run_child(device, args.timeout)
+        caps = run_child(device, timeout)
     if args.json:
         sys.stdout.write(json.dumps(caps.to_json(), indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(format_table(caps) + "\n")
+        sys.stdout.write("\n".join(printable(line) for line in format_table(caps).splitlines()) + "\n")
     return ExitCode.FINDING if caps.error else ExitCode.OK
