@@ -489,7 +489,7 @@ def builtin() -> list[Profile]:
     return [_builtin(n) for n in names()]
 
 
-def _looks_like_path(value: str) -> bool:
+def looks_like_path(value: str) -> bool:
     return value.endswith(".json") or os.sep in value or "/" in value or (
         os.altsep is not None and os.altsep in value
     )
@@ -507,7 +507,7 @@ def load(name_or_path: str) -> Profile:
     known = names()
     if value in known:
         return _builtin(value)
-    if _looks_like_path(value) or Path(value).is_file():
+    if looks_like_path(value) or Path(value).is_file():
         return load_file(value)
     raise ProfileError(
         None,
