@@ -1,6 +1,6 @@
 """Fixture run reports for the report, matrix, gate and browser tests.
 
-Every document is made by ``report.build_report`` from ``ReportEntry`` objects
+Every document is made by ``runreport.build_report`` from ``ReportEntry`` objects
 carrying real ``TestFacts``, so the tests read exactly what a run writes and
 the format lives in one place.
 """
@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_dtypegate import report
 from pytest_dtypegate.capabilities import Capabilities
+from pytest_dtypegate.ci import files, runreport
 from pytest_dtypegate.facts import TestFacts
 
 __all__ = [
@@ -100,7 +100,7 @@ def entry(
     requires: Iterable[str] = (),
     gated: bool = True,
     duration: float = 0.25,
-) -> report.ReportEntry:
+) -> runreport.ReportEntry:
     """One test's entry, with facts unless ``gated`` is false."""
     facts = None
     if gated:
@@ -118,12 +118,12 @@ def entry(
             audit=list(audit),
         )
     path = nodeid.split("::", 1)[0]
-    return report.ReportEntry(nodeid, outcome, facts, reason, (path, line), duration)
+    return runreport.ReportEntry(nodeid, outcome, facts, reason, (path, line), duration)
 
 
 def run_report(
     caps: Capabilities | None,
-    entries: list[report.ReportEntry],
+    entries: list[runreport.ReportEntry],
     *,
     leg: str | None = None,
     settings: Mapping[str, Any] | None = None,
@@ -132,7 +132,7 @@ def run_report(
     merged.update(settings or {})
     if caps is not None and caps.profile:
         merged["simulate"] = caps.profile
-    return report.build_report(
+    return runreport.build_report(
         entries,
         capabilities=caps.to_json() if caps is not None else None,
         environment=ENVIRONMENT,
@@ -181,5 +181,5 @@ def a100_report(leg: str | None = None) -> dict[str, Any]:
 def write(directory: Path, name: str, document: Mapping[str, Any]) -> str:
     """Write a document the way the plugin does; returns its path as a string."""
     path = directory / name
-    report.write_atomic(path, document)
+    files.write_atomic(path, document)
     return str(path)

@@ -12,25 +12,24 @@ from typing import Any
 import pytest
 from reportdata import A100, V100, a100_report, entry, run_report, v100_report, write
 
-from pytest_dtypegate import matrix
+from pytest_dtypegate.ci import model, pr_gate, reading
+from pytest_dtypegate.ci.files import InputError
+from pytest_dtypegate.ci.render.json import matrix_to_json
+from pytest_dtypegate.cli import gate as gate_cli
+from pytest_dtypegate.cli import matrix as matrix_cli
 from pytest_dtypegate.precisions import names
-
-try:
-    import tomllib
-except ImportError:  # Python < 3.11: pytest itself depends on tomli there
-    import tomli as tomllib  # type: ignore[no-redef]
 
 VALID = ", ".join(names(include_auto=False))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dtypegate gate")
-    matrix.add_gate_arguments(parser)
+    gate_cli.add_arguments(parser)
     return parser
 
 
 def _gate(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str]:
-    code = matrix.gate_main(_parser().parse_args(argv))
+    code = gate_cli.run(_parser().parse_args(argv))
     out, err = capsys.readouterr()
     return code, out.splitlines(), err
 
@@ -48,11 +47,11 @@ def legs(tmp_path: Path) -> list[str]:
     return [write(tmp_path, "v100.json", v100_report()), write(tmp_path, "a100.json", a100_report())]
 
 
-def _m(*docs: dict[str, Any]) -> matrix.Matrix:
-    return matrix.build_matrix([(f"r{i}.json", d) for i, d in enumerate(docs)])
+def _m(*docs: dict[str, Any]) -> model.Matrix:
+    return model.build_matrix([(f"r{i}.json", d) for i, d in enumerate(docs)])
 
 
-def _lines(violations: list[matrix.Violation]) -> list[str]:
+def _lines(violations: list[pr_gate.Violation]) -> list[str]:
     return [v.line() for v in violations]
 
 
@@ -64,10 +63,10 @@ ATTENTION_FAILURE = (
 
 # -- the rules --------------------------------------------------------------------------
 def test_dtype_failures_are_violations() -> None:
-    assert _lines(matrix.evaluate_gate(_m(v100_report(), a100_report()), matrix.GatePolicy())) == [
+    assert _lines(pr_gate.evaluate_gate(_m(v100_report(), a100_report()), pr_gate.GateRules())) == [
         ATTENTION_FAILURE
     ]
-    assert matrix.evaluate_gate(_m(a100_report()), matrix.GatePolicy()) == []
+    assert pr_gate.evaluate_gate(_m(a100_report()), pr_gate.GateRules()) == []
 
 
 def test_only_unsupported_and_mismatch_failures_count() -> None:
@@ -78,56 +77,56 @@ def test_only_unsupported_and_mismatch_failures_count() -> None:
         entry("t.py::d[bf16]", "error", requested="bf16", decision="fail", reason="Failed: bf16 is emulated"),
         entry("t.py::e[bf16]", "xfailed", requested="bf16", precision="bf16", category="unsupported"),
     ])
-    assert _lines(matrix.evaluate_gate(_m(doc), matrix.GatePolicy())) == [
+    assert _lines(pr_gate.evaluate_gate(_m(doc), pr_gate.GateRules())) == [
         "dtype-failure: t.py::a [v100, fp16]: failed (mismatch): drift",
         "dtype-failure: t.py::d [v100, bf16]: error (unsupported): Failed: bf16 is emulated",
     ]
 
 
 def test_required_precision() -> None:
-    policy = matrix.GatePolicy(require=("bf16", "fp16"))
-    assert _lines(matrix.evaluate_gate(_m(v100_report(), a100_report()), policy)) == [ATTENTION_FAILURE]
+    rules = pr_gate.GateRules(require=("bf16", "fp16"))
+    assert _lines(pr_gate.evaluate_gate(_m(v100_report(), a100_report()), rules)) == [ATTENTION_FAILURE]
     # on the V100 alone bf16 never ran and passed: skipped, failed, downgraded
-    assert _lines(matrix.evaluate_gate(_m(v100_report()), policy)) == [
+    assert _lines(pr_gate.evaluate_gate(_m(v100_report()), rules)) == [
         "required: bf16: no leg ran bf16 and passed (v100: 1 failed (unsupported, emulated), "
         "1 passed (downgraded to fp16), 1 skipped (emulated))",
         ATTENTION_FAILURE,
     ]
-    assert _lines(matrix.evaluate_gate(_m(a100_report()), matrix.GatePolicy(require=("fp8_e4m3",)))) == [
+    assert _lines(pr_gate.evaluate_gate(_m(a100_report()), pr_gate.GateRules(require=("fp8_e4m3",)))) == [
         "required: fp8_e4m3: no leg ran fp8_e4m3 and passed (no test asked for fp8_e4m3)"
     ]
 
 
 def test_auto_counts_for_what_it_ran() -> None:
     doc = run_report(A100, [entry("t.py::g[auto]", requested="auto", precision="bf16", support="native")])
-    policy = matrix.GatePolicy(require=("bf16",), require_native=("bf16",))
-    assert matrix.evaluate_gate(_m(doc), policy) == []
+    rules = pr_gate.GateRules(require=("bf16",), require_native=("bf16",))
+    assert pr_gate.evaluate_gate(_m(doc), rules) == []
 
 
 def test_required_native_precision() -> None:
-    policy = matrix.GatePolicy(require_native=("bf16",))
-    assert matrix.evaluate_gate(_m(v100_report(), a100_report()), policy)[:-1] == []
+    rules = pr_gate.GateRules(require_native=("bf16",))
+    assert pr_gate.evaluate_gate(_m(v100_report(), a100_report()), rules)[:-1] == []
     cpu = run_report(None, [
         entry("t.py::g[bf16]", requested="bf16", precision="bf16", support="emulated"),
         entry("t.py::h[bf16]", requested="bf16", precision="fp16", support="native", downgraded_from="bf16",
               decision="downgrade"),
     ], leg="cpu")
-    assert _lines(matrix.evaluate_gate(_m(cpu), policy)) == [
+    assert _lines(pr_gate.evaluate_gate(_m(cpu), rules)) == [
         "required-native: bf16: ran only emulated or downgraded (cpu: 1 passed (downgraded to fp16), "
         "1 passed (emulated))"
     ]
-    assert _lines(matrix.evaluate_gate(_m(v100_report()), matrix.GatePolicy(require_native=("bf16",))))[0] == (
+    assert _lines(pr_gate.evaluate_gate(_m(v100_report()), pr_gate.GateRules(require_native=("bf16",))))[0] == (
         "required-native: bf16: ran only emulated or downgraded (v100: 1 passed (downgraded to fp16))"
     )
     skipped = run_report(V100, [entry("t.py::g[bf16]", "skipped", requested="bf16", skip_kind="emulated")])
-    assert _lines(matrix.evaluate_gate(_m(skipped), policy)) == [
+    assert _lines(pr_gate.evaluate_gate(_m(skipped), rules)) == [
         "required-native: bf16: no leg ran bf16 natively and passed (v100: 1 skipped (emulated))"
     ]
 
 
 # -- the baseline ----------------------------------------------------------------------
 def test_baseline_regressions(tmp_path: Path) -> None:
-    base = matrix.matrix_from_json(matrix.matrix_to_json(_m(v100_report(), a100_report())))
+    base = reading.matrix_from_json(matrix_to_json(_m(v100_report(), a100_report())))
     a100_now = run_report(A100, [
         entry("tests/test_model.py::test_generate[bf16]", "failed", requested="bf16", precision="bf16",
               category="mismatch", reason="AssertionError: Tensor-likes are not close!"),
@@ -138,7 +137,7 @@ def test_baseline_regressions(tmp_path: Path) -> None:
         entry("tests/test_model.py::test_attention[fp32]", requested="fp32", precision="fp32"),
         # test_forward[bf16] is gone
     ])
-    lines = _lines(matrix.evaluate_gate(_m(a100_now), matrix.GatePolicy(), base))
+    lines = _lines(pr_gate.evaluate_gate(_m(a100_now), pr_gate.GateRules(), base))
     assert lines == [
         "dtype-failure: tests/test_model.py::test_generate [a100, bf16]: failed (mismatch): "
         "AssertionError: Tensor-likes are not close!",
@@ -150,16 +149,16 @@ def test_baseline_regressions(tmp_path: Path) -> None:
         "missing-leg: v100: 4 cells passed in the baseline, and this run has no report for that leg",
     ]
     # the same run against itself is clean
-    assert matrix.evaluate_gate(_m(a100_report()), matrix.GatePolicy(), _m(a100_report())) == []
+    assert pr_gate.evaluate_gate(_m(a100_report()), pr_gate.GateRules(), _m(a100_report())) == []
 
 
 def test_baseline_file_forms(tmp_path: Path, legs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     base = tmp_path / "base" / "matrix.json"
-    assert matrix.matrix_main(_matrix_args([*legs, "--format", "json", "-o", str(base)])) == 0
+    assert matrix_cli.run(_matrix_args([*legs, "--format", "json", "-o", str(base)])) == 0
     capsys.readouterr()
-    assert matrix.load_baseline(str(base)).cells == _m(v100_report(), a100_report()).cells
+    assert reading.load_baseline(str(base)).cells == _m(v100_report(), a100_report()).cells
     # a single run report works as a baseline too
-    one = matrix.load_baseline(legs[1])
+    one = reading.load_baseline(legs[1])
     assert [leg.label for leg in one.legs] == ["a100"]
     for content, problem in [
         (b"", "empty file (the run that should have written this dtypegate matrix may have crashed)"),
@@ -169,14 +168,14 @@ def test_baseline_file_forms(tmp_path: Path, legs: list[str], capsys: pytest.Cap
     ]:
         bad = tmp_path / "bad.json"
         bad.write_bytes(content)
-        with pytest.raises(matrix.MatrixError) as info:
-            matrix.load_baseline(str(bad))
+        with pytest.raises(InputError) as info:
+            reading.load_baseline(str(bad))
         assert str(info.value) == f"{bad}: {problem}"
 
 
 def _matrix_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    matrix.add_matrix_arguments(parser)
+    matrix_cli.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -204,7 +203,7 @@ def test_gate_main_violations(legs: list[str], tmp_path: Path, capsys: pytest.Ca
 
 
 def test_gate_main_json(legs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code = matrix.gate_main(_parser().parse_args([*legs, "--json"]))
+    code = gate_cli.run(_parser().parse_args([*legs, "--json"]))
     data = json.loads(capsys.readouterr().out)
     assert code == 1
     assert data == {
@@ -223,7 +222,7 @@ def test_gate_main_json(legs: list[str], capsys: pytest.CaptureFixture[str]) -> 
 
 def test_gate_main_with_baseline(legs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = tmp_path / "main-matrix.json"
-    matrix.matrix_main(_matrix_args([legs[1], "--format", "json", "-o", str(base)]))
+    matrix_cli.run(_matrix_args([legs[1], "--format", "json", "-o", str(base)]))
     capsys.readouterr()
     code, out, _ = _gate([legs[0], "--baseline", str(base)], capsys)
     assert code == 1
@@ -285,10 +284,10 @@ def test_gate_main_duplicate_legs(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_gate_no_traceback_in_a_process(tmp_path: Path) -> None:
     code = (
         "import argparse, sys\n"
-        "from pytest_dtypegate import matrix\n"
+        "from pytest_dtypegate.cli import gate\n"
         "p = argparse.ArgumentParser()\n"
-        "matrix.add_gate_arguments(p)\n"
-        "sys.exit(matrix.gate_main(p.parse_args(sys.argv[1:])))\n"
+        "gate.add_arguments(p)\n"
+        "sys.exit(gate.run(p.parse_args(sys.argv[1:])))\n"
     )
     (tmp_path / "empty.json").write_text("", encoding="utf-8")
     proc = subprocess.run([sys.executable, "-c", code, "empty.json", "--require", "bf16"], cwd=tmp_path,
@@ -320,14 +319,14 @@ def test_policy_from_pyproject(tmp_path: Path, legs: list[str], capsys: pytest.C
     project = tmp_path / "proj"
     (project / "ci").mkdir(parents=True)
     (project / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
-    policy = matrix.load_gate_config(str(project / "pyproject.toml"))
-    assert policy == matrix.GatePolicy(("bf16", "fp16"), ("bf16",), str(project / "ci" / "main-matrix.json"))
-    matrix.matrix_main(_matrix_args([*legs, "--format", "json", "-o", policy.baseline or ""]))
+    rules = pr_gate.load_gate_rules(str(project / "pyproject.toml"))
+    assert rules == pr_gate.GateRules(("bf16", "fp16"), ("bf16",), str(project / "ci" / "main-matrix.json"))
+    matrix_cli.run(_matrix_args([*legs, "--format", "json", "-o", rules.baseline or ""]))
     capsys.readouterr()
     code, out, err = _gate([*legs, "--config", str(project / "pyproject.toml")], capsys)
     assert (code, err) == (1, "")
     assert out[-1] == (f"dtypegate gate: FAILED: 1 violation (2 legs, 3 tests, 12 cells; required: bf16, fp16; "
-                       f"required native: bf16; baseline: {policy.baseline})")
+                       f"required native: bf16; baseline: {rules.baseline})")
 
 
 def test_command_line_wins_key_by_key(tmp_path: Path, legs: list[str], monkeypatch: pytest.MonkeyPatch,
@@ -376,66 +375,9 @@ def test_invalid_toml_is_named(legs: list[str], capsys: pytest.CaptureFixture[st
 
 def test_pyproject_without_the_table_is_an_empty_policy(legs: list[str]) -> None:
     Path("pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
-    assert matrix.load_gate_config("pyproject.toml") == matrix.GatePolicy()
-
-
-# -- the reader for Pythons without tomllib or tomli ---------------------------------------
-@pytest.mark.parametrize(
-    "text",
-    [
-        PYPROJECT,
-        '[tool.dtypegate.gate]\nrequire = []\n',
-        "[ tool . dtypegate . gate ]  # spaced\nrequire = ['bf16', \"fp16\",]\nbaseline='a b.json'\n",
-        '[tool.dtypegate.gate]\nrequire = [\n  "bf16",  # one\n  # comment line\n  "fp16"\n]\n'
-        'require-native = "bf16"\n[[tool.other.list]]\nrequire = "x"\n',
-        '[tool."dtypegate".gate]\n"require" = "a\\"b\\\\c\\tz"\n',
-        '[tool.dtypegate]\nother = 1\n[tool.dtypegate.gate]\nrequire = "bf16"\n[tool.dtypegate.gate.x]\n',
-        '[project]\ndescription = "gate = 1"\nmatrix = [\n  ["a", "b"],\n]\n',
-        '[project]\nname = "x"\n',
-        "",
-    ],
-)
-def test_mini_toml_agrees_with_tomllib(text: str) -> None:
-    table: Any = tomllib.loads(text)
-    for part in ("tool", "dtypegate", "gate"):
-        table = table.get(part) if isinstance(table, dict) else None
-    assert matrix.mini_toml_table(text, "tool.dtypegate.gate") == table
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("[tool.dtypegate.gate]\nrequire = {a = 1}\n",
-         "pyproject.toml:2: only strings, booleans and arrays of strings are supported without tomli"),
-        ("[tool.dtypegate.gate]\nrequire.native = 'x'\n",
-         "pyproject.toml:2: cannot read \"require.native = 'x'\" in [tool.dtypegate.gate] without tomli "
-         "(expected key = value)"),
-        ('[tool.dtypegate.gate]\nbaseline = """x"""\n',
-         "pyproject.toml:2: multi-line strings need tomli on this Python; use a one-line string"),
-        ('[tool.dtypegate.gate]\nbaseline = "x\n', "pyproject.toml:2: unterminated string"),
-        ('[tool.dtypegate.gate]\nrequire = ["a" "b"]\n', "pyproject.toml:2: expected ',' or ']' in the array"),
-        ('[tool.dtypegate.gate]\nrequire = ["a",\n', "pyproject.toml:2: unterminated array"),
-        ('[tool.dtypegate.gate]\nbaseline = "x" y\n', "pyproject.toml:2: unexpected text after the value of "
-                                                      "'baseline'"),
-        ('[tool.dtypegate.gate]\nbaseline = "\\q"\n', "pyproject.toml:2: unsupported escape \\q without tomli"),
-        ("[tool.dtypegate.gate\nrequire = 1\n", "pyproject.toml:1: malformed table header '[tool.dtypegate.gate'"),
-        ('[tool.dtypegate]\ngate = "strict"\n',
-         "pyproject.toml:2: cannot read 'gate = \"strict\"' without tomli; write the policy as a "
-         "[tool.dtypegate.gate] table"),
-        ('[tool]\ndtypegate.gate.require = ["bf16"]\n',
-         "pyproject.toml:2: cannot read 'dtypegate.gate.require = [\"bf16\"]' without tomli; write the policy "
-         "as a [tool.dtypegate.gate] table"),
-        ('tool.dtypegate = {gate = {require = "bf16"}}\n',
-         "pyproject.toml:1: cannot read 'tool.dtypegate = {gate = {require = \"bf16\"}}' without tomli; write "
-         "the policy as a [tool.dtypegate.gate] table"),
-    ],
-)
-def test_mini_toml_refuses_what_it_cannot_read(text: str, problem: str) -> None:
-    with pytest.raises(matrix.ConfigError) as info:
-        matrix.mini_toml_table(text, "tool.dtypegate.gate")
-    assert str(info.value) == problem
+    assert pr_gate.load_gate_rules("pyproject.toml") == pr_gate.GateRules()
 
 
 def test_violation_lines_stay_one_line() -> None:
-    violation = matrix.Violation("vanished", "t.py::x\nforged [leg, bf16]: passed\r\nin the baseline")
+    violation = pr_gate.Violation("vanished", "t.py::x\nforged [leg, bf16]: passed\r\nin the baseline")
     assert violation.line() == "vanished: t.py::x forged [leg, bf16]: passed  in the baseline"

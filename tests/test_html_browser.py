@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 from reportdata import a100_report, v100_report, write
 
-from pytest_dtypegate import matrix
+from pytest_dtypegate.ci.reading import load_matrix
+from pytest_dtypegate.ci.render.html import render_html
+from pytest_dtypegate.ci.render.legend import COLOURS
 
 WINDOW = (1600, 1400)
 TIMEOUT_S = 180  # a guard against a wedged browser, not a speed check
@@ -224,7 +226,7 @@ def test_html_matrix_in_a_browser(tmp_path: Path, request: pytest.FixtureRequest
         pytest.skip("no Chromium: install Debian's chromium (/usr/bin/chromium; .ci/run does) "
                     "or set DTYPEGATE_CHROMIUM to a Chromium/Chrome binary")
     reports = [write(tmp_path, "v100.json", v100_report()), write(tmp_path, "a100.json", a100_report())]
-    page = matrix.render_html(matrix.load_matrix(reports))
+    page = render_html(load_matrix(reports))
     probe_page = tmp_path / "matrix.html"
     probe_page.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     url = probe_page.as_uri()
@@ -276,10 +278,10 @@ def test_html_matrix_in_a_browser(tmp_path: Path, request: pytest.FixtureRequest
     amber = background((generate, "v100", "bf16"))
     yellow = background((forward, "v100", "bf16"))
     empty = background((forward, "a100", "fp16"))
-    assert _close(passed, _hex(matrix.COLOURS["passed"])), passed
-    assert _close(failed, _hex(matrix.COLOURS["failed"])), failed
-    assert _close(amber, _hex(matrix.COLOURS["skipped-hw"])), amber
-    assert _close(yellow, _hex(matrix.COLOURS["downgraded"])), yellow
+    assert _close(passed, _hex(COLOURS["passed"])), passed
+    assert _close(failed, _hex(COLOURS["failed"])), failed
+    assert _close(amber, _hex(COLOURS["skipped-hw"])), amber
+    assert _close(yellow, _hex(COLOURS["downgraded"])), yellow
     assert _close(empty, (255, 255, 255)), empty
     # and they look like what they mean, whatever the palette
     r, g, b = passed

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from reportdata import A100, V100, a100_report, entry, run_report, v100_report, write
 
-from pytest_dtypegate import matrix, report
+from pytest_dtypegate.ci import model, reading
+from pytest_dtypegate.ci.files import InputError
+from pytest_dtypegate.ci.render import render
+from pytest_dtypegate.ci.render.html import render_html
+from pytest_dtypegate.ci.render.json import matrix_to_json
+from pytest_dtypegate.ci.render.legend import COLOURS
+from pytest_dtypegate.ci.render.markdown import render_markdown
+from pytest_dtypegate.cli import matrix as matrix_cli
 
 
 @pytest.fixture
@@ -22,12 +29,12 @@ def two_legs(tmp_path: Path) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dtypegate matrix")
-    matrix.add_matrix_arguments(parser)
+    matrix_cli.add_arguments(parser)
     return parser
 
 
 def _main(argv: list[str]) -> int:
-    return matrix.matrix_main(_parser().parse_args(argv))
+    return matrix_cli.run(_parser().parse_args(argv))
 
 
 # -- rows and cells ---------------------------------------------------------------------
@@ -47,11 +54,11 @@ def _main(argv: list[str]) -> int:
     ],
 )
 def test_row_name(nodeid: str, requested: str | None, row: str) -> None:
-    assert matrix.row_name(nodeid, requested) == row
+    assert model.row_name(nodeid, requested) == row
 
 
 def test_build_matrix(two_legs: list[str]) -> None:
-    m = matrix.load_matrix(two_legs)
+    m = reading.load_matrix(two_legs)
     assert [leg.label for leg in m.legs] == ["v100", "a100"]
     assert m.tests() == [
         "tests/test_model.py::test_generate",
@@ -96,7 +103,7 @@ def test_build_matrix(two_legs: list[str]) -> None:
     ],
 )
 def test_cell_text_and_colour(kwargs: dict[str, str], text: str, css: str) -> None:
-    cell = matrix.Cell(test="t", leg="l", column=kwargs.get("requested") or "-", nodeid="t[x]", **kwargs)
+    cell = model.Cell(test="t", leg="l", column=kwargs.get("requested") or "-", nodeid="t[x]", **kwargs)
     assert cell.text == text
     assert cell.css == css
 
@@ -106,7 +113,7 @@ def test_marker_only_tests_get_the_no_precision_column(tmp_path: Path) -> None:
         entry("t.py::test_needs_bf16", "skipped", requires=["bf16"], decision="skip", skip_kind="emulated"),
         entry("t.py::test_gen[fp16]", requested="fp16", precision="fp16"),
     ])
-    m = matrix.build_matrix([("r.json", doc)])
+    m = model.build_matrix([("r.json", doc)])
     assert m.columns() == [("v100", "fp16"), ("v100", "-")]
     assert m.lookup()[("t.py::test_needs_bf16", "v100", "-")].text == "skipped (emulated)"
 
@@ -116,7 +123,7 @@ def test_colliding_rows_keep_both_cases() -> None:
         entry("t.py::test_gen[bf16]", requested="bf16", precision="bf16"),
         entry("t.py::test_gen[bfloat16]", "failed", requested="bf16", precision="bf16"),
     ])
-    m = matrix.build_matrix([("r.json", doc)])
+    m = model.build_matrix([("r.json", doc)])
     assert m.tests() == ["t.py::test_gen", "t.py::test_gen[bfloat16]"]
 
 
@@ -124,32 +131,32 @@ def test_colliding_rows_keep_both_cases() -> None:
 def test_duplicate_legs_are_an_error(tmp_path: Path) -> None:
     first = write(tmp_path, "one.json", v100_report())
     second = write(tmp_path, "two.json", v100_report())
-    with pytest.raises(matrix.MatrixError) as info:
-        matrix.load_matrix([first, second])
+    with pytest.raises(InputError) as info:
+        reading.load_matrix([first, second])
     assert str(info.value) == (
         f"{first} and {second} both have the leg label 'v100'; give each run its own --dtypegate-leg "
         "(or merge only one of them)"
     )
     # distinct labels for the same hardware are fine
     third = write(tmp_path, "three.json", v100_report(leg="v100-nightly"))
-    assert [leg.label for leg in matrix.load_matrix([first, third]).legs] == ["v100", "v100-nightly"]
+    assert [leg.label for leg in reading.load_matrix([first, third]).legs] == ["v100", "v100-nightly"]
 
 
 def test_same_file_twice_is_an_error(two_legs: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(matrix.MatrixError, match=r"^(.*)v100\.json is given twice$"):
-        matrix.load_matrix([two_legs[0], two_legs[0]])
+    with pytest.raises(InputError, match=r"^(.*)v100\.json is given twice$"):
+        reading.load_matrix([two_legs[0], two_legs[0]])
     monkeypatch.chdir(Path(two_legs[0]).parent)
-    with pytest.raises(matrix.MatrixError, match=r"^\./v100\.json is given twice \(also as v100\.json\)$"):
-        matrix.load_matrix(["v100.json", "./v100.json"])
+    with pytest.raises(InputError, match=r"^\./v100\.json is given twice \(also as v100\.json\)$"):
+        reading.load_matrix(["v100.json", "./v100.json"])
 
 
 def test_directories_expand_to_their_reports(two_legs: list[str], tmp_path: Path) -> None:
-    m = matrix.load_matrix([str(tmp_path)])
+    m = reading.load_matrix([str(tmp_path)])
     assert [leg.label for leg in m.legs] == ["a100", "v100"]  # sorted file names
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(matrix.MatrixError, match=r"empty: a directory with no \*\.json reports in it$"):
-        matrix.load_matrix([str(empty)])
+    with pytest.raises(InputError, match=r"empty: a directory with no \*\.json reports in it$"):
+        reading.load_matrix([str(empty)])
 
 
 def test_matrix_main_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -189,10 +196,10 @@ def test_no_traceback_from_a_process(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     code = (
         "import argparse, sys\n"
-        "from pytest_dtypegate import matrix\n"
+        "from pytest_dtypegate.cli import matrix\n"
         "p = argparse.ArgumentParser()\n"
-        "matrix.add_matrix_arguments(p)\n"
-        "sys.exit(matrix.matrix_main(p.parse_args(sys.argv[1:])))\n"
+        "matrix.add_arguments(p)\n"
+        "sys.exit(matrix.run(p.parse_args(sys.argv[1:])))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, "bad.json", "missing.json"], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
@@ -206,7 +213,7 @@ def test_no_traceback_from_a_process(tmp_path: Path) -> None:
 def test_markdown(two_legs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert _main(two_legs) == 0
     text = capsys.readouterr().out
-    assert text == matrix.render_markdown(matrix.load_matrix(two_legs))
+    assert text == render_markdown(reading.load_matrix(two_legs))
     lines = text.splitlines()
     assert lines[:4] == [
         "## dtypegate matrix",
@@ -233,7 +240,7 @@ def test_markdown(two_legs: list[str], capsys: pytest.CaptureFixture[str]) -> No
 def test_markdown_escapes_table_syntax() -> None:
     doc = run_report(None, [entry("t.py::test_x[a|b-bf16]", "failed", requested="bf16", category="mismatch")],
                      leg="cpu|<b>")
-    text = matrix.render_markdown(matrix.build_matrix([("r.json", doc)]))
+    text = render_markdown(model.build_matrix([("r.json", doc)]))
     assert "| test | cpu\\|\\<b\\><br>bf16 |" in text
     assert "| `t.py::test_x[a\\|b]` | \U0001f7e5 failed (mismatch) |" in text
     assert "- **cpu\\|\\<b\\>** (`r.json`): no device probed; torch 2.3.1, Python 3.11.7" in text
@@ -241,7 +248,7 @@ def test_markdown_escapes_table_syntax() -> None:
 
 def test_markdown_with_no_gated_tests() -> None:
     doc = run_report(None, [entry("t.py::plain", gated=False)], leg="cpu")
-    text = matrix.render_markdown(matrix.build_matrix([("r.json", doc)]))
+    text = render_markdown(model.build_matrix([("r.json", doc)]))
     assert "1 leg, 0 tests, 0 cells\n" in text
     assert "No test in these reports used dtypegate (no precision parameter, no requires\\_\\* marker)." in text
     assert "| test |" not in text
@@ -266,22 +273,22 @@ def test_json_round_trip(two_legs: list[str], tmp_path: Path, capsys: pytest.Cap
         "downgraded_from": "bf16", "category": None, "skip_kind": None,
         "reason": "bf16 is emulated on Tesla V100-SXM2-16GB (sm_70) [simulated: v100]: native bf16 needs sm_80+",
     }
-    back = matrix.matrix_from_json(data)
-    original = matrix.load_matrix(two_legs)
+    back = reading.matrix_from_json(data)
+    original = reading.load_matrix(two_legs)
     assert back.cells == original.cells
     assert back.columns() == original.columns()
     assert back.legs[1].caps() == A100
 
 
 def test_matrix_json_is_checked(tmp_path: Path) -> None:
-    with pytest.raises(matrix.MatrixError, match=r"^m\.json: not a dtypegate matrix \(schema 'dtypegate\.report/1', "
+    with pytest.raises(InputError, match=r"^m\.json: not a dtypegate matrix \(schema 'dtypegate\.report/1', "
                                                  r"expected 'dtypegate\.matrix/1'\)$"):
-        matrix.matrix_from_json({"schema": "dtypegate.report/1"}, "m.json")
-    data = matrix.matrix_to_json(matrix.build_matrix([("r.json", v100_report())]))
+        reading.matrix_from_json({"schema": "dtypegate.report/1"}, "m.json")
+    data = matrix_to_json(model.build_matrix([("r.json", v100_report())]))
     data["cells"][0]["outcome"] = "maybe"
-    with pytest.raises(matrix.MatrixError, match=r"^m\.json: invalid dtypegate matrix: cells\[0\]\.outcome: "
+    with pytest.raises(InputError, match=r"^m\.json: invalid dtypegate matrix: cells\[0\]\.outcome: "
                                                  r"'maybe' is not one of passed, "):
-        matrix.matrix_from_json(data, "m.json")
+        reading.matrix_from_json(data, "m.json")
 
 
 # -- HTML -----------------------------------------------------------------------------
@@ -292,7 +299,7 @@ def test_html_is_self_contained(two_legs: list[str], tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">")
     for external in ("<script", "<link", "src=", "href=", "url(", "@import", "http:", "https:"):
         assert external not in page, external
-    for key, colour in matrix.COLOURS.items():
+    for key, colour in COLOURS.items():
         assert f".{key} {{ background: {colour}; }}" in page
     assert '<th class="leg" colspan="3" scope="colgroup">v100</th>' in page
     assert ('<td class="cell failed" data-test="tests/test_model.py::test_attention" data-leg="v100" '
@@ -316,7 +323,7 @@ def test_html_is_self_contained(two_legs: list[str], tmp_path: Path) -> None:
 def test_html_escapes_everything() -> None:
     doc = run_report(None, [entry('t.py::test_x[<script>"-bf16]', "failed", requested="bf16",
                                   reason="<img src=x onerror=alert(1)>")], leg="<b>leg</b>")
-    page = matrix.render_html(matrix.build_matrix([("r.json", doc)]))
+    page = render_html(model.build_matrix([("r.json", doc)]))
     assert "<script>" not in page and "<img" not in page and "<b>leg" not in page
     assert "t.py::test_x[&lt;script&gt;&quot;]" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -324,12 +331,12 @@ def test_html_escapes_everything() -> None:
 
 def test_render_rejects_unknown_format(two_legs: list[str]) -> None:
     with pytest.raises(ValueError, match=r"unknown format 'pdf'; valid: markdown, json, html"):
-        matrix.render(matrix.load_matrix(two_legs), "pdf")
+        render(reading.load_matrix(two_legs), "pdf")
     with pytest.raises(SystemExit):
         _parser().parse_args([*two_legs, "--format", "pdf"])
 
 
 def test_report_loader_is_the_one_in_report(two_legs: list[str]) -> None:
     # the matrix reads exactly what load_report accepts
-    docs = [report.load_report(p) for p in two_legs]
-    assert matrix.build_matrix(list(zip(two_legs, docs))).cells == matrix.load_matrix(two_legs).cells
+    docs = [reading.load_report(p) for p in two_legs]
+    assert model.build_matrix(list(zip(two_legs, docs))).cells == reading.load_matrix(two_legs).cells

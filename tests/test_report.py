@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from reportdata import A100, ENVIRONMENT, V100, a100_report, entry, run_report, v100_report
 
-from pytest_dtypegate import report
+from pytest_dtypegate import schemas
+from pytest_dtypegate.ci import files, github, reading, runreport
+from pytest_dtypegate.ci.files import InputError
 from pytest_dtypegate.facts import TestFacts
 
 # -- entries from real pytest reports -------------------------------------------------------
@@ -22,7 +24,7 @@ from pytest_dtypegate.facts import TestFacts
 COLLECTING_CONFTEST = """
 import json
 import pytest
-from pytest_dtypegate import report
+from pytest_dtypegate.ci import files, runreport
 from pytest_dtypegate.facts import PROPERTY, TestFacts
 
 REPORTS = []
@@ -42,10 +44,10 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workerinput"):
         return  # the xdist controller writes the report
-    entries = report.entries_from_reports(REPORTS)
-    doc = report.build_report(entries, capabilities=None, environment=report.environment_info(None),
-                              leg="here", settings={})
-    report.write_atomic(session.config.rootpath / "out.json", doc)
+    entries = runreport.entries_from_reports(REPORTS)
+    doc = runreport.build_report(entries, capabilities=None, environment=runreport.environment_info(None),
+                                 leg="here", settings={})
+    files.write_atomic(session.config.rootpath / "out.json", doc)
 
 @pytest.fixture
 def gated(request):
@@ -113,7 +115,7 @@ def _run_collecting(pytester: pytest.Pytester, *args: str) -> dict[str, dict[str
     pytester.makeini("[pytest]\nmarkers =\n    classified: the fake plugin classifies its failure\n")
     result = pytester.runpytest("-p", "no:dtypegate", "-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=2, failed=3, skipped=2, xfailed=1, xpassed=1, errors=2)
-    doc = report.load_report(pytester.path / "out.json")
+    doc = reading.load_report(pytester.path / "out.json")
     return {t["nodeid"].split("::")[1]: t for t in doc["tests"]}
 
 
@@ -177,21 +179,21 @@ def test_crashed_xdist_worker_item_is_a_failure() -> None:
     setup = SimpleNamespace(nodeid="t.py::test_big[bf16]", when="setup", outcome="passed", duration=0.5,
                             longrepr=None, location=("t.py", 3, "test_big[bf16]"), user_properties=[])
     collect = SimpleNamespace(nodeid="t.py", when="collect", outcome="passed")
-    [only] = report.entries_from_reports([collect, setup, crash])
-    assert only == report.ReportEntry("t.py::test_big[bf16]", "failed", None,
-                                      "worker 'gw1' crashed while running 't.py::test_big[bf16]'", ("t.py", 4),
-                                      0.5)
+    [only] = runreport.entries_from_reports([collect, setup, crash])
+    assert only == runreport.ReportEntry("t.py::test_big[bf16]", "failed", None,
+                                         "worker 'gw1' crashed while running 't.py::test_big[bf16]'", ("t.py", 4),
+                                         0.5)
 
 
 def test_entry_from_reports_needs_a_report() -> None:
     with pytest.raises(ValueError, match="entry_from_reports needs at least one report"):
-        report.entry_from_reports([])
+        runreport.entry_from_reports([])
 
 
 def test_entry_outcome_is_checked() -> None:
     with pytest.raises(ValueError, match=r"outcome must be one of passed, failed, skipped, error, xfailed, "
                                          r"xpassed, got 'rerun'"):
-        report.ReportEntry("t.py::t", "rerun")
+        runreport.ReportEntry("t.py::t", "rerun")
 
 
 def test_entry_json_round_trip() -> None:
@@ -199,10 +201,10 @@ def test_entry_json_round_trip() -> None:
                      decision="downgrade", downgraded_from="bf16", support="native", category="mismatch",
                      error_precision="fp16", reason="AssertionError: mismatch", decision_reason="emulated",
                      audit=["linear:fp16"], requires=["native:bf16"], line=None)
-    back = report.ReportEntry.from_json(original.to_json())
+    back = runreport.ReportEntry.from_json(original.to_json())
     assert back == original
     plain = entry("tests/t.py::test_y", gated=False)
-    assert report.ReportEntry.from_json(plain.to_json()).facts is None
+    assert runreport.ReportEntry.from_json(plain.to_json()).facts is None
     assert plain.to_json()["requires"] == [] and plain.to_json()["decision"] is None
 
 
@@ -239,7 +241,7 @@ def test_build_report_document() -> None:
         "requires": [],
         "audit": [],
     }
-    assert report.validate(doc, report.schema_document()) == []
+    assert schemas.validate(doc, "report") == []
     assert json.loads(json.dumps(doc, allow_nan=False)) == doc
 
 
@@ -256,7 +258,7 @@ def test_build_report_document() -> None:
     ],
 )
 def test_default_leg(caps: dict[str, Any] | None, settings: dict[str, Any], expected: str) -> None:
-    assert report.default_leg(caps, settings) == expected
+    assert runreport.default_leg(caps, settings) == expected
 
 
 def test_explicit_leg_wins() -> None:
@@ -268,36 +270,36 @@ def test_policy_fail_counts_as_unsupported_failure() -> None:
     doc = run_report(V100, [entry("t.py::t[bf16]", "error", requested="bf16", decision="fail",
                                   reason="Failed: bf16 is emulated")])
     assert doc["summary"]["dtype_failures"] == 1
-    assert report.effective_category("error", TestFacts(decision="fail")) == "unsupported"
-    assert report.effective_category("passed", TestFacts(decision="fail")) is None
-    assert report.effective_category("failed", TestFacts(category="nonfinite")) == "nonfinite"
-    assert report.effective_category("failed", None) is None
+    assert runreport.effective_category("error", TestFacts(decision="fail")) == "unsupported"
+    assert runreport.effective_category("passed", TestFacts(decision="fail")) is None
+    assert runreport.effective_category("failed", TestFacts(category="nonfinite")) == "nonfinite"
+    assert runreport.effective_category("failed", None) is None
 
 
 def test_environment_info() -> None:
-    info = report.environment_info("2.13.0", environ={})
+    info = runreport.environment_info("2.13.0", environ={})
     assert info["torch"] == "2.13.0"
     assert info["pytest"] == pytest.__version__
     assert info["python"].count(".") == 2
     assert "github" not in info
-    assert report.environment_info(None, environ={})["torch"] is None
-    gh = report.environment_info(None, environ={"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "42",
-                                                "GITHUB_JOB": "simulate", "GITHUB_SHA": "abc"})
+    assert runreport.environment_info(None, environ={})["torch"] is None
+    gh = runreport.environment_info(None, environ={"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "42",
+                                                   "GITHUB_JOB": "simulate", "GITHUB_SHA": "abc"})
     assert gh["github"] == {"run_id": "42", "job": "simulate", "sha": "abc"}
 
 
 # -- writing ------------------------------------------------------------------------------
 def test_write_atomic_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "reports" / "deeper" / "v100.json"
-    report.write_atomic(path, v100_report())
-    assert report.load_report(path) == v100_report()
+    files.write_atomic(path, v100_report())
+    assert reading.load_report(path) == v100_report()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert os.listdir(path.parent) == ["v100.json"]
 
 
 def test_write_atomic_crash_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "v100.json"
-    report.write_atomic(path, a100_report())
+    files.write_atomic(path, a100_report())
     before = path.read_bytes()
 
     def crash(src: str, dst: str) -> None:
@@ -305,21 +307,21 @@ def test_write_atomic_crash_keeps_the_old_file(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk pulled out"):
-        report.write_atomic(path, v100_report())
+        files.write_atomic(path, v100_report())
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["v100.json"]  # no temporary file left behind
 
 
 def test_write_atomic_unserialisable_document_touches_nothing(tmp_path: Path) -> None:
     path = tmp_path / "v100.json"
-    report.write_atomic(path, a100_report())
+    files.write_atomic(path, a100_report())
     before = path.read_bytes()
     bad = a100_report()
     bad["settings"]["oops"] = object()
     with pytest.raises(TypeError, match="not JSON serializable"):
-        report.write_atomic(path, bad)
+        files.write_atomic(path, bad)
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
-        report.write_atomic(path, {**a100_report(), "x": float("nan")})
+        files.write_atomic(path, {**a100_report(), "x": float("nan")})
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["v100.json"]
 
@@ -329,8 +331,8 @@ def _bad(tmp_path: Path, content: bytes | None, name: str = "r.json") -> str:
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(report.ReportError) as info:
-        report.load_report(path)
+    with pytest.raises(InputError) as info:
+        reading.load_report(path)
     message = str(info.value)
     assert "\n" not in message
     return message.replace(str(path), "PATH")
@@ -346,7 +348,7 @@ def test_load_report_refuses_bad_files(tmp_path: Path) -> None:
         "PATH: empty file (the run that should have written this dtypegate report may have crashed)"
     )
     assert _bad(tmp_path, full[:1000]) == "PATH: truncated JSON (the document stops mid-way, after line 1 column 1000)"
-    report.write_atomic(tmp_path / "whole.json", v100_report())
+    files.write_atomic(tmp_path / "whole.json", v100_report())
     indented = (tmp_path / "whole.json").read_bytes()
     cut = indented[: indented.index(b'"tests"') + 40]
     last = cut.decode().rstrip().splitlines()
@@ -369,8 +371,8 @@ def test_load_report_refuses_bad_files(tmp_path: Path) -> None:
         "(it reads 'dtypegate.report/1')"
     )
     (tmp_path / "adir").mkdir()
-    with pytest.raises(report.ReportError, match=r"adir: is a directory, not a dtypegate report file$"):
-        report.load_report(tmp_path / "adir")
+    with pytest.raises(InputError, match=r"adir: is a directory, not a dtypegate report file$"):
+        reading.load_report(tmp_path / "adir")
 
 
 def test_load_report_refuses_invalid_documents(tmp_path: Path) -> None:
@@ -401,23 +403,26 @@ def test_load_report_refuses_invalid_documents(tmp_path: Path) -> None:
 
 # -- the schema file ----------------------------------------------------------------------
 def test_schema_file_matches_the_document() -> None:
-    schema = report.schema_document()
-    assert schema["title"] == report.SCHEMA
-    assert schema["properties"]["schema"]["const"] == report.SCHEMA
+    schema = schemas.load("report")
+    assert schema["title"] == runreport.SCHEMA
+    assert schema["properties"]["schema"]["const"] == runreport.SCHEMA
     assert set(schema["required"]) == set(v100_report())
     test_schema = schema["$defs"]["test"]
     assert set(test_schema["required"]) == set(test_schema["properties"]) == set(v100_report()["tests"][0])
     assert set(schema["properties"]["summary"]["required"]) == set(v100_report()["summary"])
     assert schema["properties"]["tests"]["items"] == {"$ref": "#/$defs/test"}
     # the shipped file is valid JSON on disk too (package data)
-    shipped = Path(report.__file__).with_name("report.schema.json")
+    shipped = Path(schemas.__file__).with_name("report.schema.json")
     assert json.loads(shipped.read_text(encoding="utf-8")) == schema
 
 
+def _problems(document: Any) -> list[str]:
+    return [str(problem) for problem in schemas.validate(document, "report")]
+
+
 def test_validator_catches_what_the_schema_promises() -> None:
-    schema = report.schema_document()
     good = v100_report()
-    assert report.validate(good, schema) == []
+    assert _problems(good) == []
     cases: list[tuple[str, Any, str]] = [
         ("leg", "", "leg: must not be empty"),
         ("leg", 7, "leg: expected string, got int"),
@@ -434,22 +439,22 @@ def test_validator_catches_what_the_schema_promises() -> None:
     for key, value, problem in cases:
         doc = copy.deepcopy(good)
         doc[key] = value
-        assert report.validate(doc, schema) == [problem], key
+        assert _problems(doc) == [problem], key
     doc = copy.deepcopy(good)
     del doc["tests"][0]["nodeid"]
-    assert report.validate(doc, schema) == ["tests[0]: missing 'nodeid'"]
+    assert _problems(doc) == ["tests[0]: missing 'nodeid'"]
 
 
 def test_validator_refuses_keywords_it_does_not_check() -> None:
-    with pytest.raises(ValueError, match=r"schema at the document uses unsupported keywords: pattern"):
-        report.validate("x", {"type": "string", "pattern": "^a"})
-    with pytest.raises(ValueError, match=r"schema at a: only local \$ref is supported, got 'other.json#/x'"):
-        report.validate({"a": 1}, {"properties": {"a": {"$ref": "other.json#/x"}}})
+    with pytest.raises(schemas.SchemaError, match=r"^schema at # uses unsupported keywords: if, then$"):
+        schemas.Validator({"type": "string", "if": {"minLength": 1}, "then": {"pattern": "^a"}})
+    with pytest.raises(schemas.SchemaError, match=r"^schema at #/properties/a: cannot resolve \$ref 'other.json#/x'$"):
+        schemas.Validator({"properties": {"a": {"$ref": "other.json#/x"}}})
 
 
 # -- GitHub ---------------------------------------------------------------------------------
 def test_step_summary() -> None:
-    text = report.step_summary(v100_report())
+    text = github.step_summary(v100_report())
     assert text == (
         "### dtypegate: v100\n"
         "\n"
@@ -479,24 +484,24 @@ def test_step_summary_without_device_and_with_many_failures() -> None:
               reason="a|b `c`")
         for i in range(12)
     ]
-    text = report.step_summary(run_report(None, entries, leg="cpu | local"))
+    text = github.step_summary(run_report(None, entries, leg="cpu | local"))
     assert text.startswith("### dtypegate: cpu \\| local\n\nno device was probed (no test used the gate)  \n")
     assert "**12 tests**: 12 failed, 12 dtype failures\n" in text
     assert "- `t.py::test_0[bf16]`: mismatch (bf16): a\\|b \\`c\\`\n" in text
     assert "- `t.py::test_10[bf16]`" not in text
     assert text.endswith("- ... and 2 more (see the JSON report)\n")
-    assert report.md_code("a`|`b") == "``a`\\|`b``"
-    assert report.md_code("`x`") == "`` `x` ``"
+    assert github.md_code("a`|`b") == "``a`\\|`b``"
+    assert github.md_code("`x`") == "`` `x` ``"
 
 
 def test_annotations() -> None:
-    lines = report.annotations(v100_report())
+    lines = github.github_annotations(v100_report())
     assert lines == [
         "::error file=tests/test_model.py,line=42,title=dtypegate::bf16 unsupported on v100: "
         "tests/test_model.py::test_attention[bf16]: RuntimeError: at::cuda::blas::gemm: not implemented for "
         "struct c10::BFloat16"
     ]
-    assert report.annotations(a100_report()) == []
+    assert github.github_annotations(a100_report()) == []
 
 
 def test_annotation_escaping_and_policy_failures() -> None:
@@ -512,32 +517,32 @@ def test_annotation_escaping_and_policy_failures() -> None:
         leg="a:b",
     )
     doc["tests"][1]["location"] = None
-    assert report.annotations(doc) == [
+    assert github.github_annotations(doc) == [
         "::error file=dir%2Cx/t%3A1.py,title=dtypegate::bf16 unsupported on a:b: dir,x/t:1.py::t[bf16]: "
         "100%25 bad%0D%0Anext",
         "::error title=dtypegate::fp16 nonfinite on a:b: t.py::u[fp16]: inf",
     ]
-    assert report.escape_data("50%\n") == "50%25%0A"
-    assert report.escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+    assert github.escape_data("50%\n") == "50%25%0A"
+    assert github.escape_property("a:b,c%") == "a%3Ab%2Cc%25"
 
 
 def test_publish_github(tmp_path: Path) -> None:
     doc = v100_report()
     out = io.StringIO()
-    assert report.publish_github(doc, environ={}, stream=out) is False
+    assert github.publish_github(doc, environ={}, stream=out) is False
     assert out.getvalue() == ""
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    assert report.publish_github(doc, environ=env, stream=out) is True
-    assert summary.read_text(encoding="utf-8") == "earlier step\n" + report.step_summary(doc) + "\n"
-    assert out.getvalue() == report.annotations(doc)[0] + "\n"
+    assert github.publish_github(doc, environ=env, stream=out) is True
+    assert summary.read_text(encoding="utf-8") == "earlier step\n" + github.step_summary(doc) + "\n"
+    assert out.getvalue() == github.github_annotations(doc)[0] + "\n"
 
 
 def test_publish_github_unwritable_summary_warns(tmp_path: Path) -> None:
     out = io.StringIO()
     target = tmp_path / "missing-dir" / "summary.md"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(target)}
-    assert report.publish_github(a100_report(), environ=env, stream=out) is True
+    assert github.publish_github(a100_report(), environ=env, stream=out) is True
     assert out.getvalue().startswith(f"::warning title=dtypegate::cannot append to {target}: ")
     assert out.getvalue().count("\n") == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_dtypegate.report import load_report
+from pytest_dtypegate.ci.reading import load_report
 
 pytest.importorskip("torch")
 

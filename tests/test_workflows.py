@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from pytest_dtypegate import matrix as matrix_module
 from pytest_dtypegate import precisions
+from pytest_dtypegate.cli import gate as gate_cli
+from pytest_dtypegate.cli import matrix as matrix_cli
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is needed to read the workflows (pip install pyyaml)")
 
@@ -156,7 +157,7 @@ def test_every_tox_env_exists(name: str) -> None:
 def test_every_dtypegate_command_exists_and_parses(name: str) -> None:
     subcommands = _cli_subcommands()
     assert {"matrix", "gate"} <= subcommands
-    parsers = {"matrix": matrix_module.add_matrix_arguments, "gate": matrix_module.add_gate_arguments}
+    parsers = {"matrix": matrix_cli.add_arguments, "gate": gate_cli.add_arguments}
     seen = set()
     for job, script in _runs(_load(name)):
         for words in _commands(script):
