@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import precisions as _p
+from . import schemas
 
 __all__ = [
     "Capabilities",
     "CapabilitiesError",
     "Evidence",
     "Support",
+    "canonical_states",
     "cpu_support",
     "cuda_support",
+    "describe_problem",
     "native_hint",
     "rocm_support",
 ]
@@ -216,32 +219,27 @@ class Capabilities:
 
     @classmethod
     def from_json(cls, data: Any) -> Capabilities:
-        """Rebuild from :meth:`to_json` output; raises :class:`CapabilitiesError`."""
-        if not isinstance(data, Mapping):
-            raise CapabilitiesError("capabilities must be a JSON object")
-        schema = data.get("schema", SCHEMA)
-        if schema != SCHEMA:
-            raise CapabilitiesError(f"unknown capabilities schema {schema!r} (expected {SCHEMA!r})")
-        if "device" not in data:
-            raise CapabilitiesError("capabilities: missing 'device'")
+        """Rebuild from :meth:`to_json` output; raises :class:`CapabilitiesError`.
+
+        The document is checked against ``schemas/capabilities.schema.json``;
+        precision names and the rest are checked by :class:`Capabilities` itself.
+        """
+        data = canonical_states(data)
+        problems = schemas.validate(data, "capabilities")
+        if problems:
+            raise CapabilitiesError(_describe(problems[0], data))
         cap = data.get("capability")
-        if isinstance(cap, list):
-            cap = tuple(cap)
-        extra = data.get("extra") or {}
-        for key in ("name", "backend", "torch_version", "error", "profile"):
-            if data.get(key) is not None and not isinstance(data[key], str):
-                raise CapabilitiesError(f"capabilities: {key!r} must be a string")
         return cls(
             device=data["device"],
             name=data.get("name"),
             backend=data.get("backend"),
-            capability=cap,
+            capability=tuple(cap) if cap is not None else None,
             support=data.get("support") or {},
             torch_version=data.get("torch_version"),
             source=str(data.get("source") or "hook"),
             error=data.get("error"),
             profile=data.get("profile"),
-            extra=extra if isinstance(extra, Mapping) else {},
+            extra=data.get("extra") or {},
         )
 
     @classmethod
@@ -254,6 +252,81 @@ class Capabilities:
 
     def replace(self, **changes: Any) -> Capabilities:
         return dataclasses.replace(self, **changes)
+
+
+# -- reading the JSON form ----------------------------------------------------------------
+_STATES = frozenset(state.value for state in Support)
+
+
+def _canonical_state(value: Any) -> Any:
+    if isinstance(value, str):
+        state = value.strip().lower()
+        return state if state in _STATES else value
+    if isinstance(value, Mapping) and isinstance(value.get("support"), str):
+        state = value["support"].strip().lower()
+        if state in _STATES and state != value["support"]:
+            return {**value, "support": state}
+    return value
+
+
+def canonical_states(data: Any) -> Any:
+    """``data`` with its support states in the schema's spelling: states are read case-insensitively.
+
+    ``"Native"`` and ``" emulated"`` mean what they mean to :class:`Capabilities`
+    itself; anything else is left for the schema to refuse.
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("support"), Mapping):
+        return data
+    return {**data, "support": {key: _canonical_state(value) for key, value in data["support"].items()}}
+
+
+def describe_problem(problem: schemas.Problem, data: Mapping[str, Any]) -> str | None:
+    """A problem with the device part of a capabilities document, as :class:`Capabilities` words it.
+
+    ``problem.path`` is relative to that part (``data``): ``device``,
+    ``capability``, ``support`` and what is in it.  None for other keys.
+    """
+    path = problem.path
+    if not path:
+        return None
+    if path[0] == "device":
+        return f"device must be a non-empty string, got {data.get('device')!r}"
+    if path[0] == "capability":
+        cap = data.get("capability")
+        return f"capability must be a (major, minor) pair of ints, got {tuple(cap) if isinstance(cap, list) else cap!r}"
+    if path[0] != "support":
+        return None
+    if len(path) == 1:
+        return f"support must be a mapping of precision to state, got {problem.value!r}"
+    for key in data["support"]:  # each entry's precision is checked before its state, as Capabilities does
+        try:
+            _p.resolve(key, allow_auto=False)
+        except _p.UnknownPrecisionError as exc:
+            return f"support: {exc}"
+        if key == path[1]:
+            break
+    where = f"support[{path[1]!r}]"
+    if len(path) == 2 and problem.keyword == "required":
+        return f"{where}: missing 'support'"
+    if len(path) == 3 and path[2] in ("op", "message"):
+        return f"{where}: {path[2]!r} must be a string"
+    valid = ", ".join(state.value for state in Support)
+    return f"{where}: {problem.value!r} is not a support state; valid: {valid}"
+
+
+def _describe(problem: schemas.Problem, data: Any) -> str:
+    """What :meth:`Capabilities.from_json` says about the first problem of a document."""
+    path = problem.path
+    if not path:
+        if problem.keyword == "required":
+            return f"capabilities: missing {problem.key!r}"
+        return "capabilities must be a JSON object"
+    if path == ("schema",):
+        return f"unknown capabilities schema {problem.value!r} (expected {SCHEMA!r})"
+    if len(path) == 1 and path[0] in ("name", "backend", "torch_version", "error", "profile", "source", "extra"):
+        kind = "an object" if path[0] == "extra" else "a string"
+        return f"capabilities: {path[0]!r} must be {kind}"
+    return describe_problem(problem, data) or f"capabilities: {problem}"
 
 
 # -- native vs emulated: hardware facts ---------------------------------------
