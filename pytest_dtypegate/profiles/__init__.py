@@ -9,7 +9,7 @@ raises its errors during each test.
 
 Pure module: no torch, no pytest.
 
-File format (``schema`` ``dtypegate.profile/1``)::
+File format (``dtypegate.profile/1``, checked against ``schemas/profile.schema.json``)::
 
     {
       "schema": "dtypegate.profile/1",
@@ -66,6 +66,7 @@ precision matches is left to run as the real machine runs it.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import json
 import os
@@ -76,7 +77,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import precisions as _p
-from ..capabilities import Capabilities, CapabilitiesError, Support
+from .. import schemas
+from ..capabilities import Capabilities, CapabilitiesError, Support, canonical_states
+from ..capabilities import describe_problem as describe_capabilities_problem
 
 __all__ = [
     "EXCEPTION_TYPES",
@@ -134,10 +137,6 @@ EXCEPTION_TYPES: dict[str, type[Exception]] = {
     name: getattr(builtins, name)
     for name in ("RuntimeError", "TypeError", "ValueError", "NotImplementedError", "AttributeError")
 }
-
-_TOP_KEYS = ("schema", "name", "description", "sources", "notes", "capabilities", "errors")
-_CAP_KEYS = ("device", "name", "backend", "capability", "torch_version", "support", "extra")
-_ERROR_KEYS = ("ops", "type", "message", "source")
 
 
 class ProfileError(ValueError):
@@ -248,82 +247,112 @@ class Profile:
 
 
 # -- parsing ------------------------------------------------------------------
+# The shape of a profile is schemas/profile.schema.json; the checks below are the
+# ones a schema cannot make (precision and op names, the support each error needs).
+_ARTICLES = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a number",
+    "number": "a number",
+}
+
+
 def _type_name(value: Any) -> str:
     return {
         dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
         bool: "a boolean", type(None): "null",
-    }.get(type(value), type(value).__name__)
+    }.get(type(value), type(value).__name__)  # fmt: skip
 
 
-def _expect(where: str, key: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> None:
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in (
-        kind if isinstance(kind, tuple) else (kind,)
-    )):
-        raise ProfileError(where, f"{key} must be {wanted}, got {_type_name(value)}")
+def _unknown_key(problem: schemas.Problem, what: str) -> str:
+    return f"unknown key {problem.key!r} in {what}; allowed: {', '.join(problem.expected)}"
 
 
-def _unknown_keys(where: str, what: str, data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
-    extra = [k for k in data if k not in allowed]
-    if extra:
-        raise ProfileError(
-            where, f"unknown key {extra[0]!r} in {what}; allowed: {', '.join(allowed)}"
-        )
+def _describe_source(problem: schemas.Problem) -> str:
+    path = problem.path
+    label = f"sources[{path[1]}]"
+    if len(path) == 2 and problem.keyword == "additionalProperties":
+        return _unknown_key(problem, label)
+    if (len(path) == 2 and problem.keyword == "required") or path[2:] == ("ref",):
+        return f"{label} needs a non-empty string 'ref'"
+    if path[2:] == ("supports",):
+        return f"{label}['supports'] must be a string"
+    return f"{label} must be a string or an object with 'ref', got {_type_name(problem.value)}"
 
 
-def _sources(where: str, value: Any) -> tuple[Source, ...]:
-    _expect(where, "'sources'", value, list, "a list")
-    out: list[Source] = []
-    for i, item in enumerate(value):
-        if isinstance(item, str) and item.strip():
-            out.append(Source(item.strip()))
-        elif isinstance(item, Mapping):
-            _unknown_keys(where, f"sources[{i}]", item, ("ref", "supports"))
-            ref = item.get("ref")
-            supports = item.get("supports")
-            if not isinstance(ref, str) or not ref.strip():
-                raise ProfileError(where, f"sources[{i}] needs a non-empty string 'ref'")
-            if supports is not None and not isinstance(supports, str):
-                raise ProfileError(where, f"sources[{i}]['supports'] must be a string")
-            out.append(Source(ref.strip(), supports))
-        else:
-            raise ProfileError(
-                where, f"sources[{i}] must be a string or an object with 'ref', got {_type_name(item)}"
-            )
-    return tuple(out)
+def _describe_error(problem: schemas.Problem, errors: Mapping[str, Any]) -> str:
+    path = problem.path
+    key = str(path[1])
+    listed = isinstance(errors[key], list) and len(path) > 2
+    label = f"errors[{key!r}][{path[2]}]" if listed else f"errors[{key!r}]"
+    rest = path[3:] if listed else path[2:]
+    if not rest:
+        if problem.keyword == "minItems":
+            return f"{label} is an empty list"
+        if problem.keyword == "additionalProperties":
+            return _unknown_key(problem, label)
+        if problem.keyword == "required":
+            return f"missing key {problem.key!r} in {label}"
+        return f"{label} must be an object with 'type' and 'message', got {_type_name(problem.value)}"
+    if rest[0] == "type":
+        return f"{label}: unknown exception type {problem.value!r}; valid: {', '.join(EXCEPTION_TYPES)}"
+    if rest[0] == "message":
+        return f"{label}: 'message' must be a non-empty string"
+    if rest[0] == "ops":
+        return f"{label}: 'ops' must be a non-empty list of op names"
+    return f"{label}: 'source' must be a string"
 
 
-def _capabilities(where: str, value: Any, name: str) -> Capabilities:
-    _expect(where, "'capabilities'", value, dict, "an object")
-    _unknown_keys(where, "capabilities", value, _CAP_KEYS)
-    if "device" not in value:
-        raise ProfileError(where, "missing key 'capabilities.device'")
-    if "support" not in value:
-        raise ProfileError(where, "missing key 'capabilities.support'")
-    for key in ("device", "name", "backend", "torch_version"):
-        if value.get(key) is not None:
-            _expect(where, f"'capabilities.{key}'", value[key], str, "a string")
-    support = value["support"]
-    _expect(where, "'capabilities.support'", support, dict, "an object")
+def _describe(problem: schemas.Problem, data: Any) -> str:
+    """The first schema problem of a profile, in the words this loader has always used."""
+    path, keyword = problem.path, problem.keyword
+    head = path[0] if path else None
+    if head is None and keyword == "type":
+        return f"a profile must be a JSON object, got {_type_name(problem.value)}"
+    if head == "schema":
+        return f"unknown schema {problem.value!r} (expected {SCHEMA!r})"
+    if head == "name":
+        return f"'name' must be a non-empty string without spaces, got {problem.value!r}"
+    if head == "notes":
+        return "'notes' must be a string or a list of strings"
+    if head == "sources" and len(path) > 1:
+        return _describe_source(problem)
+    if head == "errors" and len(path) > 1:
+        return _describe_error(problem, data["errors"])
+    if head == "capabilities" and len(path) > 1:
+        caps = data["capabilities"]
+        if path[1] == "capability":
+            return f"'capabilities.capability' must be [major, minor] or null, got {caps['capability']!r}"
+        if (path[1] == "support" and len(path) > 2) or (path[1] == "device" and caps["device"] in (None, "")):
+            said = describe_capabilities_problem(dataclasses.replace(problem, path=path[1:]), caps)
+            return f"capabilities: {said}"
+    dotted = ".".join(str(key) for key in path)
+    if keyword == "required":
+        return f"missing key {'.'.join((*map(str, path), str(problem.key)))!r}"
+    if keyword == "additionalProperties":
+        return _unknown_key(problem, dotted or "the profile")
+    if keyword == "type":
+        wanted = " or ".join(_ARTICLES[name] for name in problem.expected if name != "null")
+        return f"'{dotted}' must be {wanted}, got {_type_name(problem.value)}"
+    return str(problem)
+
+
+def _capabilities(where: str, value: Mapping[str, Any], name: str) -> Capabilities:
     cap = value.get("capability")
-    if cap is not None and (
-        not isinstance(cap, list)
-        or len(cap) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in cap)
-    ):
+    if cap is not None and not all(isinstance(v, int) for v in cap):  # JSON's 7.0 is an integer, not an int
         raise ProfileError(where, f"'capabilities.capability' must be [major, minor] or null, got {cap!r}")
-    extra = value.get("extra") or {}
-    _expect(where, "'capabilities.extra'", extra, dict, "an object")
     try:
         caps = Capabilities(
             device=value["device"],
             name=value.get("name"),
             backend=value.get("backend"),
             capability=(cap[0], cap[1]) if cap is not None else None,
-            support=support,
+            support=value["support"],
             torch_version=value.get("torch_version"),
             source="profile",
             profile=name,
-            extra=extra,
+            extra=value.get("extra") or {},
         )
     except CapabilitiesError as exc:
         raise ProfileError(where, f"capabilities: {exc}") from None
@@ -337,62 +366,47 @@ def _capabilities(where: str, value: Any, name: str) -> Capabilities:
     return caps
 
 
-def _error_entry(where: str, label: str, item: Any) -> ErrorSpec:
-    if not isinstance(item, Mapping):
-        raise ProfileError(
-            where, f"{label} must be an object with 'type' and 'message', got {_type_name(item)}"
-        )
-    _unknown_keys(where, label, item, _ERROR_KEYS)
-    for key in ("type", "message"):
-        if key not in item:
-            raise ProfileError(where, f"missing key '{key}' in {label}")
-    etype, message = item["type"], item["message"]
-    if not isinstance(etype, str) or etype not in EXCEPTION_TYPES:
-        raise ProfileError(
-            where, f"{label}: unknown exception type {etype!r}; valid: {', '.join(EXCEPTION_TYPES)}"
-        )
-    if not isinstance(message, str) or not message:
-        raise ProfileError(where, f"{label}: 'message' must be a non-empty string")
+def _error_entry(where: str, label: str, item: Mapping[str, Any]) -> ErrorSpec:
+    etype = item["type"]
+    if etype not in EXCEPTION_TYPES:
+        raise ProfileError(where, f"{label}: unknown exception type {etype!r}; valid: {', '.join(EXCEPTION_TYPES)}")
     ops = item.get("ops", [ANY_OP])
-    if not isinstance(ops, list) or not ops or not all(isinstance(o, str) for o in ops):
-        raise ProfileError(where, f"{label}: 'ops' must be a non-empty list of op names")
     valid = tuple(dict.fromkeys((*OPS, *KINDS, ANY_OP)))  # sdpa and scaled_mm are op and kind
     for op in ops:
         if op not in valid:
             raise ProfileError(where, f"{label}: unknown op {op!r}; valid: {', '.join(valid)}")
-    source = item.get("source")
-    if source is not None and not isinstance(source, str):
-        raise ProfileError(where, f"{label}: 'source' must be a string")
-    return ErrorSpec(frozenset(ops), etype, message, source)
+    return ErrorSpec(frozenset(ops), etype, item["message"], item.get("source"))
 
 
-def _errors(where: str, value: Any, caps: Capabilities) -> dict[str, tuple[ErrorSpec, ...]]:
-    _expect(where, "'errors'", value, dict, "an object")
+def _error_precision(where: str, key: str, caps: Capabilities) -> str:
+    """The compute precision an ``errors`` key names; it must be one the platform cannot run."""
+    try:
+        name = _p.resolve(key, allow_auto=False)
+    except _p.UnknownPrecisionError as exc:
+        raise ProfileError(where, f"errors: {exc}") from None
+    if name not in _p.HARDWARE:
+        hw = _p.PRECISIONS[name].hardware
+        raise ProfileError(where, f"errors[{key!r}]: errors are keyed by compute precision; use {hw!r}")
+    state = caps.support_of(name)
+    if state is not Support.UNSUPPORTED:
+        raise ProfileError(
+            where,
+            f"errors[{key!r}]: {name} is {state.value} in capabilities.support; "
+            "errors belong to unsupported precisions only",
+        )
+    return name
+
+
+def _error_specs(where: str, key: str, entries: Any) -> tuple[ErrorSpec, ...]:
+    if isinstance(entries, list):
+        return tuple(_error_entry(where, f"errors[{key!r}][{i}]", item) for i, item in enumerate(entries))
+    return (_error_entry(where, f"errors[{key!r}]", entries),)
+
+
+def _errors(where: str, value: Mapping[str, Any], caps: Capabilities) -> dict[str, tuple[ErrorSpec, ...]]:
     out: dict[str, tuple[ErrorSpec, ...]] = {}
     for key, entries in value.items():
-        try:
-            name = _p.resolve(key, allow_auto=False)
-        except _p.UnknownPrecisionError as exc:
-            raise ProfileError(where, f"errors: {exc}") from None
-        if name not in _p.HARDWARE:
-            hw = _p.PRECISIONS[name].hardware
-            raise ProfileError(
-                where, f"errors[{key!r}]: errors are keyed by compute precision; use {hw!r}"
-            )
-        state = caps.support_of(name)
-        if state is not Support.UNSUPPORTED:
-            raise ProfileError(
-                where,
-                f"errors[{key!r}]: {name} is {state.value} in capabilities.support; "
-                "errors belong to unsupported precisions only",
-            )
-        items = entries if isinstance(entries, list) else [entries]
-        if not items:
-            raise ProfileError(where, f"errors[{key!r}] is an empty list")
-        labels = [f"errors[{key!r}][{i}]" for i in range(len(items))]
-        if not isinstance(entries, list):
-            labels = [f"errors[{key!r}]"]
-        out[name] = tuple(_error_entry(where, label, it) for label, it in zip(labels, items))
+        out[_error_precision(where, key, caps)] = _error_specs(where, key, entries)
     for name in _p.HARDWARE:
         if caps.support_of(name) is Support.UNSUPPORTED and name not in out:
             raise ProfileError(
@@ -403,36 +417,48 @@ def _errors(where: str, value: Any, caps: Capabilities) -> dict[str, tuple[Error
     return out
 
 
+def _first_problem(problems: list[schemas.Problem], data: Any, where: str) -> schemas.Problem:
+    """The problem to tell, checking first what this loader has always checked before it.
+
+    An unknown key is told before a missing one of the same object (a misspelt
+    key usually explains the missing one); a problem inside ``errors`` comes
+    after the capabilities, the entries before it and the precision key it is
+    judged against.
+    """
+    first = problems[0]
+    unknown = [p for p in problems if p.keyword == "additionalProperties" and p.path == first.path]
+    if unknown:
+        first = unknown[0]
+    if first.path[:1] == ("errors",):
+        caps = _capabilities(where, data["capabilities"], data["name"])
+        for key, entries in data["errors"].items() if len(first.path) > 1 else ():
+            _error_precision(where, key, caps)
+            if key == first.path[1]:
+                break
+            _error_specs(where, key, entries)
+    return first
+
+
 def parse(data: Any, where: str, *, path: str | None = None) -> Profile:
     """Build a :class:`Profile` from a decoded JSON document; ``where`` names it in errors."""
-    if not isinstance(data, Mapping):
-        raise ProfileError(where, f"a profile must be a JSON object, got {_type_name(data)}")
-    _unknown_keys(where, "the profile", data, _TOP_KEYS)
-    for key in ("schema", "name", "capabilities"):
-        if key not in data:
-            raise ProfileError(where, f"missing key '{key}'")
-    if data["schema"] != SCHEMA:
-        raise ProfileError(where, f"unknown schema {data['schema']!r} (expected {SCHEMA!r})")
-    name = data["name"]
-    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
-        raise ProfileError(where, f"'name' must be a non-empty string without spaces, got {name!r}")
-    description = data.get("description", "")
-    _expect(where, "'description'", description, str, "a string")
-    sources = _sources(where, data.get("sources", []))
+    if isinstance(data, Mapping) and isinstance(data.get("capabilities"), Mapping):
+        data = {**data, "capabilities": canonical_states(data["capabilities"])}
+    problems = schemas.validate(data, "profile")
+    if problems:
+        raise ProfileError(where, _describe(_first_problem(problems, data, where), data))
+    caps = _capabilities(where, data["capabilities"], data["name"])
     notes = data.get("notes", [])
-    if isinstance(notes, str):
-        notes = [notes]
-    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-        raise ProfileError(where, "'notes' must be a string or a list of strings")
-    caps = _capabilities(where, data["capabilities"], name)
-    errors = _errors(where, data.get("errors", {}), caps)
+    sources = [
+        Source(item.strip()) if isinstance(item, str) else Source(item["ref"].strip(), item.get("supports"))
+        for item in data.get("sources", [])
+    ]
     return Profile(
-        name=name,
-        description=description,
-        sources=sources,
+        name=data["name"],
+        description=data.get("description", ""),
+        sources=tuple(sources),
         capabilities=caps,
-        errors=errors,
-        notes=tuple(notes),
+        errors=_errors(where, data.get("errors", {}), caps),
+        notes=(notes,) if isinstance(notes, str) else tuple(notes),
         path=path,
     )
 
@@ -441,9 +467,7 @@ def _decode(text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProfileError(
-            where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+        raise ProfileError(where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
 
 
 def load_file(path: str | os.PathLike[str]) -> Profile:
@@ -490,9 +514,7 @@ def builtin() -> list[Profile]:
 
 
 def looks_like_path(value: str) -> bool:
-    return value.endswith(".json") or os.sep in value or "/" in value or (
-        os.altsep is not None and os.altsep in value
-    )
+    return value.endswith(".json") or os.sep in value or "/" in value or (os.altsep is not None and os.altsep in value)
 
 
 def load(name_or_path: str) -> Profile:
@@ -511,6 +533,5 @@ def load(name_or_path: str) -> Profile:
         return load_file(value)
     raise ProfileError(
         None,
-        f"unknown profile {value!r}; known profiles: {', '.join(known)} "
-        "(or give the path of a profile .json file)",
+        f"unknown profile {value!r}; known profiles: {', '.join(known)} (or give the path of a profile .json file)",
     )
