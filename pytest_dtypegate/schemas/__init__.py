@@ -8,8 +8,9 @@ The formats, each ``<name>.schema.json`` in this package:
 - ``capabilities``: one device's support table; the report and the profile refer to it.
 
 :func:`validate` checks a document against one of them and returns every
-:class:`Problem`, in document order (for an object: unknown keys, missing keys,
-then its keys in the order the document has them).  Readers phrase the
+:class:`Problem`, in document order (for an object: its missing keys, then
+its keys in the order the document has them, an unknown one where it stands;
+an ``anyOf`` tells what its closest branch says).  Readers phrase the
 problems for their users; ``str(problem)`` is the plain form, for example
 ``tests[3].outcome: 'exploded' is not one of passed, failed, ...``.
 
