@@ -182,12 +182,6 @@ class Matrix:
     def lookup(self) -> dict[tuple[str, str, str], Cell]:
         return {(c.test, c.leg, c.column): c for c in self.cells}
 
-    def leg(self, label: str) -> Leg | None:
-        for leg in self.legs:
-            if leg.label == label:
-                return leg
-        return None
-
 
 def row_name(nodeid: str, requested: str | None) -> str:
     """The row of a test: its node id without the precision's parametrization id.

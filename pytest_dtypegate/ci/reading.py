@@ -18,13 +18,13 @@ from .files import InputError, PathLike, read_json_file
 from .model import MATRIX_SCHEMA, Cell, Leg, Matrix, build_matrix
 from .runreport import SCHEMA
 
-__all__ = ["check_kind", "load_baseline", "load_matrix", "load_report", "matrix_from_json", "parse_report"]
+__all__ = ["load_baseline", "load_matrix", "load_report", "matrix_from_json", "parse_report"]
 
 _REPORT = "dtypegate report"
 _MATRIX = "dtypegate matrix"
 
 
-def check_kind(data: Any, name: str, expected: str, what: str) -> None:
+def _check_kind(data: Any, name: str, expected: str, what: str) -> None:
     """Refuse a foreign JSON document: not an object, no ``schema`` key, another schema."""
     if not isinstance(data, dict):
         kinds: dict[type, str] = {list: "an array", str: "a string", type(None): "null"}
@@ -51,7 +51,7 @@ def _check_schema(data: Any, name: str, schema: str, what: str) -> None:
 
 def parse_report(data: Any, name: str = "<report>") -> dict[str, Any]:
     """Check an already-parsed run report; returns it, or raises :class:`InputError`."""
-    check_kind(data, name, SCHEMA, _REPORT)
+    _check_kind(data, name, SCHEMA, _REPORT)
     _check_schema(data, name, "report", _REPORT)
     if data.get("capabilities") is not None:
         try:
@@ -95,7 +95,7 @@ def load_matrix(paths: Sequence[str]) -> Matrix:
 
 def matrix_from_json(data: Any, name: str = "<matrix>") -> Matrix:
     """Rebuild a :class:`Matrix` from ``dtypegate matrix --format json`` output; raises :class:`InputError`."""
-    check_kind(data, name, MATRIX_SCHEMA, _MATRIX)
+    _check_kind(data, name, MATRIX_SCHEMA, _MATRIX)
     problems = schemas.validate(data, "matrix")
     if problems:
         raise InputError(f"{name}: invalid {_MATRIX}: {problems[0]}")

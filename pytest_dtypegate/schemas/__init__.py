@@ -400,7 +400,6 @@ class Validator:
     """A schema compiled for checking; raises :class:`SchemaError` for a schema it cannot apply."""
 
     def __init__(self, schema: Mapping[str, Any], name: str = "") -> None:
-        self.schema = schema
         self._check = _Compiler().node(schema, name, schema, "")
 
     def problems(self, document: Any) -> list[Problem]:
