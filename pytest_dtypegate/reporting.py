@@ -50,7 +50,7 @@ class Reporter:
     def _document(self) -> dict[str, Any]:
         from importlib.metadata import PackageNotFoundError, version
 
-        from . import report
+        from .ci.runreport import build_report, entries_from_reports, environment_info
 
         opts = self.state.options
         try:
@@ -58,10 +58,10 @@ class Reporter:
         except PackageNotFoundError:
             torch_version = None
         caps = self.state.known_capabilities()
-        return report.build_report(
-            report.entries_from_reports(self.reports),
+        return build_report(
+            entries_from_reports(self.reports),
             capabilities=caps.to_json() if caps else None,
-            environment=report.environment_info(torch_version),
+            environment=environment_info(torch_version),
             leg=opts.leg,
             settings=_options.reported(opts),
         )
@@ -70,13 +70,13 @@ class Reporter:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.keep or not self.reports:
             return
-        from . import report
+        from .ci.files import write_atomic
 
         self.document = self._document()
         path = self.state.options.report
         if path:
             try:
-                report.write_atomic(path, self.document)
+                write_atomic(path, self.document)
             except OSError as exc:
                 self.error = f"could not write the report to {path}: {exc}"
                 if session.exitstatus == pytest.ExitCode.OK:
@@ -95,9 +95,9 @@ class Reporter:
             for line in lines:
                 terminalreporter.write_line(printable(line))
         if self.document is not None:
-            from . import report
+            from .ci.github import publish_github
 
-            report.publish_github(self.document, stream=_LineWriter(terminalreporter))  # type: ignore[arg-type]
+            publish_github(self.document, stream=_LineWriter(terminalreporter))  # type: ignore[arg-type]
 
 
 class _LineWriter:
