@@ -25,10 +25,7 @@ from pathlib import Path
 
 PLAIN = "def test_{i}():\n    assert {i} + 1 > {i}\n"
 OURS = "def test_{i}(model_dtype):\n    pass\n"
-BY_HAND = (
-    "import pytest\n\n@pytest.fixture\ndef model_dtype_hand(request):\n    return request.param\n\n"
-    "{body}"
-)
+BY_HAND = "import pytest\n\n@pytest.fixture\ndef model_dtype_hand(request):\n    return request.param\n\n{body}"
 HAND_TEST = (
     '@pytest.mark.parametrize("model_dtype_hand", ["bf16", "fp16", "fp32"], ids=["bf16", "fp16", "fp32"], '
     "indirect=True)\ndef test_{i}(model_dtype_hand):\n    pass\n"
@@ -52,8 +49,13 @@ def _time(args: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, child CPU seconds) of one pytest run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                          cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -62,8 +64,9 @@ def _time(args: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def _side_by_side(label: str, a: tuple[str, list[str], Path], b: tuple[str, list[str], Path],
-                  repeats: int, target: float) -> float:
+def _side_by_side(
+    label: str, a: tuple[str, list[str], Path], b: tuple[str, list[str], Path], repeats: int, target: float
+) -> float:
     wall: dict[str, list[float]] = {a[0]: [], b[0]: []}
     cpu: dict[str, list[float]] = {a[0]: [], b[0]: []}
     _time(a[1], a[2])  # warm the file system and bytecode caches
@@ -75,9 +78,11 @@ def _side_by_side(label: str, a: tuple[str, list[str], Path], b: tuple[str, list
             cpu[name].append(c)
     print(label)
     for name in (a[0], b[0]):
-        print(f"  {name:<34} wall median {statistics.median(wall[name]):7.3f} s   "
-              f"cpu median {statistics.median(cpu[name]):7.3f} s   "
-              f"(wall runs: {', '.join(f'{t:.2f}' for t in wall[name])})")
+        print(
+            f"  {name:<34} wall median {statistics.median(wall[name]):7.3f} s   "
+            f"cpu median {statistics.median(cpu[name]):7.3f} s   "
+            f"(wall runs: {', '.join(f'{t:.2f}' for t in wall[name])})"
+        )
     wall_ratio = statistics.median(wall[a[0]]) / statistics.median(wall[b[0]])
     cpu_ratio = statistics.median(cpu[a[0]]) / statistics.median(cpu[b[0]])
     verdict = "ok" if cpu_ratio <= target else "MISSED"
@@ -102,14 +107,16 @@ def main() -> int:
             "1. 2,000 plain tests, run",
             ("with the plugin", [], plain),
             ("-p no:dtypegate", ["-p", "no:dtypegate"], plain),
-            args.repeats, 1.05,
+            args.repeats,
+            1.05,
         )
         print()
         _side_by_side(
             "2. ~5,000 tests, collection only (--collect-only)",
             ("model_dtype (plugin parametrizes)", ["--collect-only"], ours),
             ("parametrized by hand, no plugin", ["--collect-only", "-p", "no:dtypegate"], hand),
-            args.repeats, 1.15,
+            args.repeats,
+            1.15,
         )
     return 0
 

@@ -20,8 +20,14 @@ __version__ = "0.1.0"
 # importing this package never trips --strict-markers where the plugin is off.
 _MARKERS = frozenset(
     (
-        "requires_bf16", "requires_fp16", "requires_tf32", "requires_fp8", "requires_dtype",
-        "requires_capability", "dtypes", "dtype_tolerance",
+        "requires_bf16",
+        "requires_fp16",
+        "requires_tf32",
+        "requires_fp8",
+        "requires_dtype",
+        "requires_capability",
+        "dtypes",
+        "dtype_tolerance",
     )
 )
 

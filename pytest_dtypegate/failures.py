@@ -84,11 +84,13 @@ class FailureReports:
             if found is None:
                 continue
             if not isinstance(found, diagnosis.Classification):
-                report.sections.append((
-                    "dtypegate",
-                    f"a pytest_dtypegate_classify_error hook returned {type(found).__name__} "
-                    f"({found!r:.80}); it must return pytest_dtypegate.errors.Classification or None",
-                ))
+                report.sections.append(
+                    (
+                        "dtypegate",
+                        f"a pytest_dtypegate_classify_error hook returned {type(found).__name__} "
+                        f"({found!r:.80}); it must return pytest_dtypegate.errors.Classification or None",
+                    )
+                )
                 return None
             return found
         return diagnosis.classify(exc)

@@ -48,8 +48,10 @@ def _precision(marker: str, value: Any, *, allow_auto: bool = False) -> str:
 def _capability(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[int, int]:
     values = list(args) + [kwargs[k] for k in ("major", "minor") if k in kwargs]
     extra = set(kwargs) - {"major", "minor"}
-    if extra or not 1 <= len(values) <= 2 or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    if (
+        extra
+        or not 1 <= len(values) <= 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
     ):
         shown = ", ".join(repr(a) for a in args) + (f" {dict(kwargs)!r}" if kwargs else "")
         raise MarkerError(

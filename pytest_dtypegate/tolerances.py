@@ -117,9 +117,7 @@ def parse_marker(args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = No
         name = _canonical(key, "")
         pair = _pair(value)
         if pair is None:
-            raise ValueError(
-                f"{key}={value!r} is not an (rtol, atol) pair of numbers >= 0, e.g. {_EXAMPLE}"
-            )
+            raise ValueError(f"{key}={value!r} is not an (rtol, atol) pair of numbers >= 0, e.g. {_EXAMPLE}")
         if name in out:
             raise ValueError(f"{name} is given twice ({given[name]}= and {key}=)")
         out[name] = pair

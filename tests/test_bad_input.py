@@ -34,19 +34,30 @@ def test_unknown_precision_in_the_ini_names_the_file(pytester: pytest.Pytester) 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dtypegate-on-unsupported=ignore"],
-         "ERROR: dtypegate: invalid on_unsupported 'ignore' (from --dtypegate-on-unsupported): "
-         "valid choices: skip, downgrade, fail"),
-        (["--dtypegate-allow-emulated=sometimes"],
-         "ERROR: dtypegate: invalid allow_emulated 'sometimes' (from --dtypegate-allow-emulated): "
-         "valid choices: auto, true, false"),
-        (["--dtypegate-device=gpu0"],
-         "ERROR: dtypegate: invalid device 'gpu0' (from --dtypegate-device): "
-         "valid forms: auto, cpu, cuda, cuda:N, mps, xpu, xpu:N"),
-        (["--dtypegate-probe-timeout=soon"],
-         "ERROR: dtypegate: invalid probe_timeout 'soon' (from --dtypegate-probe-timeout): "
-         "give a positive number of seconds"),
-        (["--dtypegate-dtypes= , "], "ERROR: dtypegate: invalid dtypes ' , ' (from --dtypegate-dtypes): no precision given; valid names: *"),
+        (
+            ["--dtypegate-on-unsupported=ignore"],
+            "ERROR: dtypegate: invalid on_unsupported 'ignore' (from --dtypegate-on-unsupported): "
+            "valid choices: skip, downgrade, fail",
+        ),
+        (
+            ["--dtypegate-allow-emulated=sometimes"],
+            "ERROR: dtypegate: invalid allow_emulated 'sometimes' (from --dtypegate-allow-emulated): "
+            "valid choices: auto, true, false",
+        ),
+        (
+            ["--dtypegate-device=gpu0"],
+            "ERROR: dtypegate: invalid device 'gpu0' (from --dtypegate-device): "
+            "valid forms: auto, cpu, cuda, cuda:N, mps, xpu, xpu:N",
+        ),
+        (
+            ["--dtypegate-probe-timeout=soon"],
+            "ERROR: dtypegate: invalid probe_timeout 'soon' (from --dtypegate-probe-timeout): "
+            "give a positive number of seconds",
+        ),
+        (
+            ["--dtypegate-dtypes= , "],
+            "ERROR: dtypegate: invalid dtypes ' , ' (from --dtypegate-dtypes): no precision given; valid names: *",
+        ),
     ],
 )
 def test_bad_option_values(pytester: pytest.Pytester, args: list[str], message: str) -> None:
@@ -67,27 +78,41 @@ def test_bad_ini_choice_names_the_ini(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("decorator", "message"),
     [
-        ('@pytest.mark.dtypes("bf16", "fp17")',
-         "In test_bad.py::test_a: @dtypes: unknown precision 'fp17'; valid names: *"),
-        ('@pytest.mark.requires_dtype("bf17")',
-         "In test_bad.py::test_a: @requires_dtype: unknown precision 'bf17'; valid names: *"),
-        ('@pytest.mark.requires_capability("8")',
-         "In test_bad.py::test_a: @requires_capability expects integers (major, minor=0), "
-         "e.g. requires_capability(8, 0); got '8'"),
-        ("@pytest.mark.requires_capability(8, 0, 1)",
-         "In test_bad.py::test_a: @requires_capability expects integers (major, minor=0), *got 8, 0, 1"),
-        ('@pytest.mark.requires_bf16("fast")', "In test_bad.py::test_a: @requires_bf16 takes no arguments, got ('fast',)"),
+        (
+            '@pytest.mark.dtypes("bf16", "fp17")',
+            "In test_bad.py::test_a: @dtypes: unknown precision 'fp17'; valid names: *",
+        ),
+        (
+            '@pytest.mark.requires_dtype("bf17")',
+            "In test_bad.py::test_a: @requires_dtype: unknown precision 'bf17'; valid names: *",
+        ),
+        (
+            '@pytest.mark.requires_capability("8")',
+            "In test_bad.py::test_a: @requires_capability expects integers (major, minor=0), "
+            "e.g. requires_capability(8, 0); got '8'",
+        ),
+        (
+            "@pytest.mark.requires_capability(8, 0, 1)",
+            "In test_bad.py::test_a: @requires_capability expects integers (major, minor=0), *got 8, 0, 1",
+        ),
+        (
+            '@pytest.mark.requires_bf16("fast")',
+            "In test_bad.py::test_a: @requires_bf16 takes no arguments, got ('fast',)",
+        ),
         ("@pytest.mark.requires_dtype()", "In test_bad.py::test_a: @requires_dtype needs at least one precision name"),
-        ('@pytest.mark.requires_dtype("bf16", native="yes")',
-         "In test_bad.py::test_a: @requires_dtype: native must be True or False, got 'yes'"),
+        (
+            '@pytest.mark.requires_dtype("bf16", native="yes")',
+            "In test_bad.py::test_a: @requires_dtype: native must be True or False, got 'yes'",
+        ),
         ("@pytest.mark.dtypes()", "In test_bad.py::test_a: @dtypes needs at least one precision name"),
     ],
 )
 def test_bad_marker_arguments_are_a_collection_error_naming_the_test(
     pytester: pytest.Pytester, decorator: str, message: str
 ) -> None:
-    pytester.makepyfile(test_bad=f"import pytest\n\n{decorator}\ndef test_a(model_dtype):\n    pass\n\n"
-                                 "def test_fine():\n    pass\n")
+    pytester.makepyfile(
+        test_bad=f"import pytest\n\n{decorator}\ndef test_a(model_dtype):\n    pass\n\ndef test_fine():\n    pass\n"
+    )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ERROR collecting test_bad.py*", message])
@@ -140,8 +165,10 @@ def test_user_parametrized_unknown_precision_fails_cleanly(pytester: pytest.Pyte
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*In test_user_parametrized_unknown_precision_fails_cleanly.py::test_a[[]bf17]: model_dtype parameter: "
-         "unknown precision 'bf17'; valid names: *"]
+        [
+            "*In test_user_parametrized_unknown_precision_fails_cleanly.py::test_a[[]bf17]: model_dtype parameter: "
+            "unknown precision 'bf17'; valid names: *"
+        ]
     )
     assert "Traceback" not in result.stdout.str()
 
@@ -149,11 +176,15 @@ def test_user_parametrized_unknown_precision_fails_cleanly(pytester: pytest.Pyte
 @pytest.mark.parametrize(
     ("ini", "message"),
     [
-        ("dtypegate_audit = maybe",
-         "ERROR: dtypegate: invalid audit 'maybe' (from ini option dtypegate_audit in tox.ini): valid choices: true, false"),
-        ("dtypegate_probe_timeout = inf",
-         "ERROR: dtypegate: invalid probe_timeout 'inf' (from ini option dtypegate_probe_timeout in tox.ini): "
-         "give a positive number of seconds"),
+        (
+            "dtypegate_audit = maybe",
+            "ERROR: dtypegate: invalid audit 'maybe' (from ini option dtypegate_audit in tox.ini): valid choices: true, false",
+        ),
+        (
+            "dtypegate_probe_timeout = inf",
+            "ERROR: dtypegate: invalid probe_timeout 'inf' (from ini option dtypegate_probe_timeout in tox.ini): "
+            "give a positive number of seconds",
+        ),
     ],
 )
 def test_bad_ini_values(pytester: pytest.Pytester, ini: str, message: str) -> None:
@@ -249,6 +280,8 @@ def test_decide_hook_returning_something_else_fails_the_test_naming_the_hook(pyt
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*dtypegate: pytest_dtypegate_decide returned str; it must return a Run, Downgrade, Skip or Fail from "
-         "pytest_dtypegate.policy, or None"]
+        [
+            "*dtypegate: pytest_dtypegate_decide returned str; it must return a Run, Downgrade, Skip or Fail from "
+            "pytest_dtypegate.policy, or None"
+        ]
     )

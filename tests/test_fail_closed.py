@@ -24,15 +24,19 @@ def _no_line_starts_a_workflow_command(result: pytest.RunResult) -> None:
 def test_a_probe_that_times_out_never_turns_failures_into_skips(pytester: pytest.Pytester) -> None:
     pytest.importorskip("torch")
     pytester.makepyfile(FAILING_MODEL_TESTS)
-    result = pytester.runpytest_subprocess("--dtypegate-device=cpu", "--dtypegate-probe-timeout=0.01", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--dtypegate-device=cpu", "--dtypegate-probe-timeout=0.01", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(failed=3)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([
-        "dtypegate: cpu: probe failed: the probe did not finish within 0.01 s",
-        "device: cpu: probe failed: the probe did not finish within 0.01 s",
-        "WARNING: dtypegate could not tell what this device supports, so no test was gated: "
-        "each ran as asked and its own result stands",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "dtypegate: cpu: probe failed: the probe did not finish within 0.01 s",
+            "device: cpu: probe failed: the probe did not finish within 0.01 s",
+            "WARNING: dtypegate could not tell what this device supports, so no test was gated: "
+            "each ran as asked and its own result stands",
+        ]
+    )
 
 
 def test_a_crashing_probe_hook_is_a_usage_error_naming_the_hook(pytester: pytest.Pytester) -> None:
@@ -41,9 +45,9 @@ def test_a_crashing_probe_hook_is_a_usage_error_naming_the_hook(pytester: pytest
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     conftest = pytester.path / "conftest.py"
-    result.stderr.fnmatch_lines([
-        f"ERROR: dtypegate: the pytest_dtypegate_probe hook in {conftest}:2 raised KeyError: 'no such card'"
-    ])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: dtypegate: the pytest_dtypegate_probe hook in {conftest}:2 raised KeyError: 'no such card'"]
+    )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
@@ -58,9 +62,9 @@ def test_a_crashing_decide_hook_fails_the_test_naming_the_hook(pytester: pytest.
     pytester.makepyfile("def test_a(model_dtype):\n    pass\n")
     result = pytester.runpytest("--dtypegate-dtypes=fp32")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        f"*dtypegate: the pytest_dtypegate_decide hook in {pytester.path / 'conftest.py'}:5 raised ValueError: oops"
-    ])
+    result.stdout.fnmatch_lines(
+        [f"*dtypegate: the pytest_dtypegate_decide hook in {pytester.path / 'conftest.py'}:5 raised ValueError: oops"]
+    )
     assert "INTERNALERROR" not in result.stdout.str()
 
 
@@ -98,9 +102,9 @@ def test_huge_probe_timeouts_are_usage_errors(pytester: pytest.Pytester, value: 
     result = pytester.runpytest(f"--dtypegate-probe-timeout={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     problem = "give a positive number of seconds" if value == "1e999" else "give at most 86400 seconds (a day)"
-    result.stderr.fnmatch_lines([
-        f"ERROR: dtypegate: invalid probe_timeout '{value}' (from --dtypegate-probe-timeout): {problem}"
-    ])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: dtypegate: invalid probe_timeout '{value}' (from --dtypegate-probe-timeout): {problem}"]
+    )
 
 
 def test_hostile_device_names_and_reasons_print_as_one_escaped_line(pytester: pytest.Pytester) -> None:
@@ -117,18 +121,18 @@ def test_hostile_device_names_and_reasons_print_as_one_escaped_line(pytester: py
     result = pytester.runpytest("-rs", "--dtypegate-dtypes=fp32")
     result.assert_outcomes(skipped=1)
     _no_line_starts_a_workflow_command(result)
-    result.stdout.fnmatch_lines([
-        r"dtypegate: card\n::add-mask::x\x1b[[]31m*",
-        r"SKIPPED [[]1[]] test_hostile_device_names_and_reasons_print_as_one_escaped_line.py:1: "
-        r"not today\n::error::forged\udcff",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            r"dtypegate: card\n::add-mask::x\x1b[[]31m*",
+            r"SKIPPED [[]1[]] test_hostile_device_names_and_reasons_print_as_one_escaped_line.py:1: "
+            r"not today\n::error::forged\udcff",
+        ]
+    )
 
 
 def test_an_assertion_quoting_a_dtype_error_is_the_tests_own_words(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        "import sys\n"
-        "def pytest_sessionfinish(session):\n"
-        "    print('torch imported:', 'torch' in sys.modules)\n"
+        "import sys\ndef pytest_sessionfinish(session):\n    print('torch imported:', 'torch' in sys.modules)\n"
     )
     pytester.makepyfile(
         "import pytest\n"

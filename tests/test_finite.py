@@ -116,7 +116,10 @@ def test_overflow_in_the_outermost_module() -> None:
     with F.FiniteWatch("fp16") as watch:
         Scale()(x16(1.0))
     assert watch.finding is not None
-    assert watch.finding.message() == f"nonfinite: fp16 output of Scale (the outermost module) has 8 inf, 0 nan values; {FP16_HINT}"
+    assert (
+        watch.finding.message()
+        == f"nonfinite: fp16 output of Scale (the outermost module) has 8 inf, 0 nan values; {FP16_HINT}"
+    )
 
 
 @pytest.mark.parametrize(

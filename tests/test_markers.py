@@ -9,8 +9,16 @@ from pytest_dtypegate.policy import Requirement
 
 
 def test_all_marker_names() -> None:
-    assert {"requires_bf16", "requires_fp16", "requires_tf32", "requires_fp8", "requires_dtype",
-            "requires_capability", "dtypes", "dtype_tolerance"} == NAMES
+    assert {
+        "requires_bf16",
+        "requires_fp16",
+        "requires_tf32",
+        "requires_fp8",
+        "requires_dtype",
+        "requires_capability",
+        "dtypes",
+        "dtype_tolerance",
+    } == NAMES
 
 
 def test_requirements_merge_and_deduplicate() -> None:

@@ -39,8 +39,10 @@ def test_bad_tolerance_ini_and_marker(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: dtypegate: invalid tolerance 'bf16:1e-2' (from ini option dtypegate_tolerance in tox.ini): 'bf16:1e-2' is not "
-         "NAME:RTOL,ATOL*"]
+        [
+            "ERROR: dtypegate: invalid tolerance 'bf16:1e-2' (from ini option dtypegate_tolerance in tox.ini): 'bf16:1e-2' is not "
+            "NAME:RTOL,ATOL*"
+        ]
     )
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(
@@ -77,4 +79,6 @@ def test_autocast_precisions_are_gated_like_the_others(pytester: pytest.Pytester
     pytester.makepyfile(AMP_SUITE)
     result = pytester.runpytest("-rs", "-p", "no:randomly", "--dtypegate-device=cpu")
     result.assert_outcomes(passed=2, skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED * amp_bf16 is emulated on Tesla V100-SXM2-16GB (sm_70): native bf16 needs sm_80+"])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED * amp_bf16 is emulated on Tesla V100-SXM2-16GB (sm_70): native bf16 needs sm_80+"]
+    )

@@ -25,12 +25,27 @@ def test_defaults() -> None:
 
 def test_blank_values_count_as_unset() -> None:
     opts = options.read(reader(report="  ", leg="\t", simulate=" ", dtypes=" ", audit=" "))
-    assert (opts.report, opts.leg, opts.simulate, opts.dtypes, opts.audit) == (None, None, None, ("bf16", "fp16", "fp32"), False)
+    assert (opts.report, opts.leg, opts.simulate, opts.dtypes, opts.audit) == (
+        None,
+        None,
+        None,
+        ("bf16", "fp16", "fp32"),
+        False,
+    )
 
 
 def test_values_are_normalised() -> None:
-    opts = options.read(reader(dtypes="half, bfloat16", on_unsupported=" Downgrade", device="CUDA:1",
-                               probe_timeout="2.5", strict="yes", tolerance="bf16:2e-2,1e-3", leg=" t4-runner "))
+    opts = options.read(
+        reader(
+            dtypes="half, bfloat16",
+            on_unsupported=" Downgrade",
+            device="CUDA:1",
+            probe_timeout="2.5",
+            strict="yes",
+            tolerance="bf16:2e-2,1e-3",
+            leg=" t4-runner ",
+        )
+    )
     assert opts.dtypes == ("fp16", "bf16")
     assert opts.settings.on_unsupported == "downgrade"
     assert opts.device == "cuda:1" and opts.probe_timeout == 2.5 and opts.leg == "t4-runner"
@@ -65,7 +80,12 @@ def test_one_table_feeds_the_parser_and_the_report(pytester: pytest.Pytester) ->
         assert options.flag(s.name) in help_text, s.name
         assert f"dtypegate_{s.name} " in help_text, s.name
     assert options.reported(options.read(reader(dtypes="fp16"))) == {
-        "dtypes": ["fp16"], "on_unsupported": "skip", "allow_emulated": "auto", "device": "auto",
-        "simulate": None, "audit": False, "strict": False, "check_finite": False,
+        "dtypes": ["fp16"],
+        "on_unsupported": "skip",
+        "allow_emulated": "auto",
+        "device": "auto",
+        "simulate": None,
+        "audit": False,
+        "strict": False,
+        "check_finite": False,
     }
-

@@ -52,8 +52,10 @@ def test_a100_runs_everything_it_lists_and_not_fp8() -> None:
         assert isinstance(decide(req(p), A100, SKIP), Run)
     d = decide(req("fp8_e4m3", ("fp8_e4m3",)), A100, SKIP)
     assert isinstance(d, Skip)
-    assert d.reason == ("fp8_e4m3 is unsupported on NVIDIA A100-SXM4-40GB (sm_80): not listed in the device's "
-                        "capabilities (native fp8_e4m3 needs sm_89+)")
+    assert d.reason == (
+        "fp8_e4m3 is unsupported on NVIDIA A100-SXM4-40GB (sm_80): not listed in the device's "
+        "capabilities (native fp8_e4m3 needs sm_89+)"
+    )
     d = decide(req("fp8_e4m3", ("fp8_e4m3",)), A100, DOWN)
     assert isinstance(d, Downgrade) and d.precision == "bf16"
 
@@ -61,8 +63,10 @@ def test_a100_runs_everything_it_lists_and_not_fp8() -> None:
 def test_mps_bf16_unsupported_names_the_failing_op() -> None:
     d = decide(req("bf16"), MPS, SKIP)
     assert isinstance(d, Skip) and d.kind == "unsupported"
-    assert d.reason == ("bf16 is unsupported on Apple M1 (mps): alloc raised TypeError: BFloat16 is not supported "
-                        "on MPS (bf16 on MPS needs macOS 14+ on Apple silicon)")
+    assert d.reason == (
+        "bf16 is unsupported on Apple M1 (mps): alloc raised TypeError: BFloat16 is not supported "
+        "on MPS (bf16 on MPS needs macOS 14+ on Apple silicon)"
+    )
     assert isinstance(decide(req("fp64", ("fp64",)), MPS, DOWN), Downgrade)
 
 
@@ -95,7 +99,10 @@ def test_requires_capability() -> None:
     d = decide(r, V100, SKIP)
     assert d == Skip("requires compute capability sm_80+; Tesla V100-SXM2-16GB (sm_70) is sm_70", None, "capability")
     d = decide(r, MPS, SKIP)
-    assert isinstance(d, Skip) and d.reason == "requires CUDA compute capability sm_80+; Apple M1 (mps) is not a CUDA device"
+    assert (
+        isinstance(d, Skip)
+        and d.reason == "requires CUDA compute capability sm_80+; Apple M1 (mps) is not a CUDA device"
+    )
 
 
 def test_probe_failure_runs_the_test_as_asked() -> None:
@@ -113,8 +120,13 @@ def test_probe_failure_runs_the_test_as_asked() -> None:
 
 
 def test_one_unknown_precision_runs_and_the_known_ones_are_gated() -> None:
-    caps = Capabilities(device="cuda:0", name="X", backend="cuda", capability=(7, 0),
-                        support={"fp32": "native", "bf16": "unknown", "fp16": "unsupported"})
+    caps = Capabilities(
+        device="cuda:0",
+        name="X",
+        backend="cuda",
+        capability=(7, 0),
+        support={"fp32": "native", "bf16": "unknown", "fp16": "unsupported"},
+    )
     assert decide(req("bf16"), caps, SKIP) == Run("bf16", "bf16", Support.UNKNOWN)
     assert decide(Request(None, (), (Requirement("bf16"),)), caps, SKIP) == Run(None)
     assert isinstance(decide(req("fp16"), caps, SKIP), Skip)
@@ -131,8 +143,11 @@ def test_usable_and_settings_validation() -> None:
 
 def test_auto_that_resolves_to_a_sibling_is_a_duplicate() -> None:
     d = decide(req("auto", ("auto", "fp32")), CPU, SKIP)
-    assert d == Skip("auto resolves to fp32 on Intel Xeon (cpu), which already runs as this test's own [fp32] case",
-                     "auto", "duplicate")
+    assert d == Skip(
+        "auto resolves to fp32 on Intel Xeon (cpu), which already runs as this test's own [fp32] case",
+        "auto",
+        "duplicate",
+    )
 
 
 def test_declared_and_strict_audit() -> None:
@@ -144,5 +159,7 @@ def test_declared_and_strict_audit() -> None:
     assert declared(None, None) == {"fp32", "fp64"}
     found = undeclared_gemm([("linear", "fp16"), ("matmul", "bf16")], declared(None, None), V100)
     assert found is not None and found[0] == "bf16"
-    assert found[1].startswith("dtypegate strict: matmul ran in bf16, which is emulated on Tesla V100-SXM2-16GB (sm_70)")
+    assert found[1].startswith(
+        "dtypegate strict: matmul ran in bf16, which is emulated on Tesla V100-SXM2-16GB (sm_70)"
+    )
     assert undeclared_gemm([("matmul", "bf16")], declared(None, None), A100) is None  # native: fine

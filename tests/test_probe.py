@@ -81,8 +81,9 @@ probe.run_child = _counting
 """
 
 
-def test_probe_runs_once_and_is_reused_from_the_cache(pytester: pytest.Pytester, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probe_runs_once_and_is_reused_from_the_cache(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "probes.log"
     monkeypatch.setenv("PROBE_LOG", str(log))
     pytester.makeconftest(COUNTING_CONFTEST)
@@ -99,8 +100,9 @@ def test_probe_runs_once_and_is_reused_from_the_cache(pytester: pytest.Pytester,
     assert len(log.read_text().splitlines()) == 2
 
 
-def test_xdist_workers_share_one_probe(pytester: pytest.Pytester, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_xdist_workers_share_one_probe(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("xdist")
     log = tmp_path / "probes.log"
     monkeypatch.setenv("PROBE_LOG", str(log))
@@ -113,8 +115,9 @@ def test_xdist_workers_share_one_probe(pytester: pytest.Pytester, tmp_path: Path
     result.stdout.fnmatch_lines(["*- dtypegate -*", "device: * (cpu) [[]torch *", "ran: bf16 8, fp16 8, fp32 8"])
 
 
-def test_no_probe_for_a_suite_without_our_markers(pytester: pytest.Pytester, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_probe_for_a_suite_without_our_markers(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "probes.log"
     monkeypatch.setenv("PROBE_LOG", str(log))
     pytester.makeconftest(COUNTING_CONFTEST)

@@ -78,7 +78,11 @@ def test_parse_marker_canonicalises_aliases() -> None:
             "dtype_tolerance takes keyword arguments only, such as dtype_tolerance(bf16=(1.6e-2, 1e-5)); "
             "got positional ('bf16',)",
         ),
-        ((), {}, "dtype_tolerance needs at least one precision=(rtol, atol), e.g. dtype_tolerance(bf16=(1.6e-2, 1e-5))"),
+        (
+            (),
+            {},
+            "dtype_tolerance needs at least one precision=(rtol, atol), e.g. dtype_tolerance(bf16=(1.6e-2, 1e-5))",
+        ),
         ((), {"bf17": (1, 2)}, f"unknown precision 'bf17'; {VALID}"),
         ((), {"bf16": (0.01,)}, "bf16=(0.01,) is not an (rtol, atol) pair of numbers >= 0, e.g. bf16=(1.6e-2, 1e-5)"),
         ((), {"bf16": 0.01}, "bf16=0.01 is not an (rtol, atol) pair of numbers >= 0, e.g. bf16=(1.6e-2, 1e-5)"),
@@ -213,7 +217,10 @@ def test_assert_close_explains_an_upcast_actual() -> None:
             "assert_close: cannot take a precision from actual's dtype (torch.int64); pass precision= "
             "(e.g. model_precision) or rtol= and atol=",
         ),
-        ({"actual": torch.ones(2), "expected": torch.ones(2), "precision": "bf17"}, f"assert_close: unknown precision 'bf17'; {VALID}"),
+        (
+            {"actual": torch.ones(2), "expected": torch.ones(2), "precision": "bf17"},
+            f"assert_close: unknown precision 'bf17'; {VALID}",
+        ),
         (
             {"actual": torch.ones(2), "expected": torch.ones(2), "precision": "auto"},
             f"assert_close: unknown precision 'auto'; {VALID}",

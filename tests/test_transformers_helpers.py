@@ -84,8 +84,11 @@ def test_dtype_kwargs_takes_every_form_of_a_precision(value: Any, dtype: Any) ->
             "'auto' is resolved per device by the plugin: pass model_dtype or model_precision (for transformers' "
             "own dtype='auto', pass that keyword yourself)",
         ),
-        ("bf17", "unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, fp64, "
-         "amp_bf16, amp_fp16"),
+        (
+            "bf17",
+            "unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, fp64, "
+            "amp_bf16, amp_fp16",
+        ),
     ],
 )
 def test_dtype_kwargs_rejects_what_is_not_a_precision(value: str, message: str) -> None:

@@ -15,7 +15,9 @@ torch = pytest.importorskip("torch")
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU tier: no CUDA device here (torch.cuda.is_available() is False)"),
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason="GPU tier: no CUDA device here (torch.cuda.is_available() is False)"
+    ),
 ]
 
 
