@@ -14,6 +14,25 @@ import pytest
 from pytest_dtypegate.cli import explain as explain_cli
 
 GEMM = "RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16"
+UNKNOWN = "not a dtype error I know: neither dtypegate's catalogue nor its general reader recognizes this text"
+# the keys of a classification, the fixes in context, and where in the text the error first appears, how often
+CLASSIFIED_KEYS = {
+    "category",
+    "precision",
+    "other",
+    "summary",
+    "advice",
+    "entry",
+    "source",
+    "op",
+    "operands",
+    "layer",
+    "family",
+    "cut",
+    "fixes",
+    "line",
+    "count",
+}
 MATMUL = "RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float"
 
 
@@ -59,19 +78,10 @@ def test_a_mismatch_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert explain(["--json", MATMUL]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert set(data) == {
-        "category",
-        "precision",
-        "other",
-        "summary",
-        "advice",
-        "entry",
-        "source",
-        "op",
-        "operands",
-        "fixes",
-    }
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # JSON Lines: one object per distinct error
+    data = json.loads(out)
+    assert set(data) == CLASSIFIED_KEYS
     assert (data["category"], data["precision"], data["other"], data["entry"]) == (
         "mismatch",
         "bf16",
@@ -92,11 +102,8 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_an_unknown_error_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert explain(["RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"]) == 1
     out, err = capsys.readouterr()
-    assert out == "not a dtype error I know: dtypegate's catalogue has no entry for this message\n"
+    assert out == UNKNOWN + "\n"
     assert err == ""
-
-
-CLASSIFIED_KEYS = {"category", "precision", "other", "summary", "advice", "entry", "source", "op", "operands", "fixes"}
 
 
 def test_an_unknown_error_in_json_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,13 +117,18 @@ def test_an_unknown_error_in_json_exits_1(capsys: pytest.CaptureFixture[str]) ->
         "category": None,
         "precision": None,
         "other": None,
-        "summary": "not a dtype error I know: dtypegate's catalogue has no entry for this message",
+        "summary": UNKNOWN,
         "advice": None,
         "entry": None,
         "source": None,
         "op": None,
         "operands": [],
+        "layer": None,
+        "family": None,
+        "cut": 0,
         "fixes": [],
+        "line": None,
+        "count": 0,
         "message": "not a dtype error I know",
     }
 
@@ -208,12 +220,9 @@ def test_a_real_process_reads_stdin_and_sets_the_exit_code() -> None:
         "dtypegate explain: stdin was empty; pass the error message as TEXT, or - to read it from stdin"
     )
     done = run(["-"], "KeyError: 'model'\n")
-    assert (done.returncode, done.stdout) == (
-        1,
-        "not a dtype error I know: dtypegate's catalogue has no entry for this message\n",
-    )
+    assert (done.returncode, done.stdout) == (1, UNKNOWN + "\n")
     done = run(["--json", "-"], "KeyError: 'model'\n")
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
     assert (data["category"], data["precision"], data["advice"]) == (None, None, None)
-    assert data["summary"] == "not a dtype error I know: dtypegate's catalogue has no entry for this message"
+    assert data["summary"] == UNKNOWN

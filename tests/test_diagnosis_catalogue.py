@@ -19,7 +19,7 @@ INDEX = """\
 files = ["mini.toml"]
 
 [fragments]
-NAME = '\\w+'
+NAME = '\\w{1,40}'
 """
 
 MINI = """\
@@ -57,7 +57,7 @@ def test_a_well_formed_catalogue_is_read(tmp_path: Path) -> None:
     (entry,) = read_catalogue(write(tmp_path))
     assert entry.id == "mini-entry"
     assert entry.category is Category.UNSUPPORTED
-    assert entry.pattern.pattern == r"no kernel for (?P<dtype>\w+)"
+    assert entry.pattern.pattern == r"no kernel for (?P<dtype>\w{1,40})"
     assert (entry.roles, entry.need_precision, entry.precision, entry.accept, entry.scan, entry.op) == (
         ("dtype",),
         True,
@@ -79,7 +79,7 @@ def test_defaults_lists_and_named_sets(tmp_path: Path) -> None:
     )
     (entry,) = read_catalogue(write(tmp_path, mini=mini))
     assert entry.advice == "cast it"
-    assert entry.pattern.pattern == r"no kernel for (?P<dtype>\w+)"
+    assert entry.pattern.pattern == r"no kernel for (?P<dtype>\w{1,40})"
     assert entry.accept == frozenset({"bf16", "fp16", "fp8_e4m3", "fp8_e5m2"})
 
 
@@ -208,7 +208,7 @@ def test_a_pattern_that_does_not_compile(tmp_path: Path) -> None:
 
 
 def test_a_scan_without_a_group(tmp_path: Path) -> None:
-    write(tmp_path, mini=changed(MINI, 'roles = ["dtype"]', "scan = 'CUDA_R_\\w+'"))
+    write(tmp_path, mini=changed(MINI, 'roles = ["dtype"]', "scan = 'CUDA_R_\\w{1,20}'"))
     with pytest.raises(CatalogueError) as info:
         read_catalogue(tmp_path)
     assert str(info.value) == (

@@ -196,10 +196,11 @@ def test_classification_to_json() -> None:
     c = classify("RuntimeError: mat1 and mat2 must have the same dtype, but got Float and BFloat16")
     assert c is not None
     data = c.to_json()
+    # a mismatch's precision is the low side (the one the test exercises), whichever the message names first
     assert data == {
         "category": "mismatch",
-        "precision": "fp32",
-        "other": "bf16",
+        "precision": "bf16",
+        "other": "fp32",
         "entry": "addmm-must-have-same-dtype",
         "summary": "a linear layer / addmm got mat1 Float (fp32), mat2 BFloat16 (bf16)",
         "advice": "cast the operand that kept its old dtype (x.to(model_dtype)), or run the code under torch.autocast",
@@ -209,6 +210,9 @@ def test_classification_to_json() -> None:
             {"role": "mat1", "written": "Float", "precision": "fp32"},
             {"role": "mat2", "written": "BFloat16", "precision": "bf16"},
         ],
+        "layer": "catalogue",
+        "family": None,
+        "cut": 0,
     }
 
 
@@ -381,19 +385,19 @@ def _raised(fn: Callable[[], object]) -> BaseException:
 
 
 REAL: list[tuple[str, str, str, str | None, str | None]] = [
-    # (name, entry, category, precision, other)
+    # (name, entry, category, precision, other); a mismatch's precision is its low-precision side
     ("matmul", "matmul-expected-same-dtype", "mismatch", "bf16", "fp32"),
-    ("linear-weight", "matmul-expected-same-dtype", "mismatch", "fp32", "bf16"),
+    ("linear-weight", "matmul-expected-same-dtype", "mismatch", "bf16", "fp32"),
     ("linear-bias", "addmm-must-have-same-dtype", "mismatch", "bf16", "fp32"),
-    ("nn-linear", "addmm-must-have-same-dtype", "mismatch", "fp32", "bf16"),
-    ("conv-bias", "conv-input-type", "mismatch", "fp32", "bf16"),
-    ("conv-weight", "expected-scalar-type", "mismatch", "fp32", "bf16"),
+    ("nn-linear", "addmm-must-have-same-dtype", "mismatch", "bf16", "fp32"),
+    ("conv-bias", "conv-input-type", "mismatch", "bf16", "fp32"),
+    ("conv-weight", "expected-scalar-type", "mismatch", "bf16", "fp32"),
     ("bmm", "expected-scalar-type", "mismatch", "bf16", "fp32"),
-    ("sdpa", "sdpa-same-dtype", "mismatch", "fp32", "bf16"),
+    ("sdpa", "sdpa-same-dtype", "mismatch", "bf16", "fp32"),
     ("layer-norm", "mixed-dtype-cpu", "mismatch", "fp32", None),
-    ("index-put", "index-put-dtype", "mismatch", "fp32", "bf16"),
-    ("lerp", "expected-dtype-for-arg", "mismatch", "fp32", "bf16"),
-    ("baddbmm", "baddbmm-input-dtypes", "mismatch", "fp32", "bf16"),
+    ("index-put", "index-put-dtype", "mismatch", "bf16", "fp32"),
+    ("lerp", "expected-dtype-for-arg", "mismatch", "bf16", "fp32"),
+    ("baddbmm", "baddbmm-input-dtypes", "mismatch", "bf16", "fp32"),
     ("gru", "rnn-input-dtype", "mismatch", "bf16", "fp32"),
     ("multinomial", "multinomial-nonfinite", "nonfinite", "fp16", None),
     ("anomaly", "anomaly-nan", "nonfinite", None, None),
@@ -404,7 +408,7 @@ REAL: list[tuple[str, str, str, str | None, str | None]] = [
     # the same checks on meta tensors (what torch.compile's fake tensors run) print torch dtype strings
     ("meta-bmm", "expected-scalar-type", "mismatch", "bf16", "fp32"),
     ("meta-linalg-inv", "linalg-low-precision", "unsupported", "fp16", None),
-    ("meta-baddbmm", "baddbmm-input-dtypes", "mismatch", "fp32", "bf16"),
+    ("meta-baddbmm", "baddbmm-input-dtypes", "mismatch", "bf16", "fp32"),
 ]
 
 

@@ -2,6 +2,9 @@
 
 Pure module: imports neither torch nor pytest.  :func:`advise` gives the fix
 lines; :func:`format_section` the text of the report's ``dtypegate`` section.
+A classification from the general reader says so in its last line (instead of
+a catalogue entry and its source); one whose message was longer than what
+classification reads says how much was left out.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from .. import precisions as _p
 from ..capabilities import Capabilities, Support
 from ..facts import Category
-from .classifier import Classification, label
+from .classifier import GENERAL, Classification, label
 from .typenames import canonical, dtype_key
 
 __all__ = ["TRACKER", "advise", "format_section"]
@@ -216,6 +219,10 @@ def format_section(
     else:
         lines.append(f"category: {c.category} ({precision or 'precision unknown'})")
     lines.append(f"what: {c.summary}")
+    if c.cut:
+        lines.append(
+            f"note: the message is longer than dtypegate reads; {c.cut} characters in its middle were not read"
+        )
     if capabilities is not None:
         lines.append(_device_line(c, capabilities))
     for line in advise(
@@ -229,5 +236,11 @@ def format_section(
         if c.category == Category.MISMATCH and line == _uncast(c, requested):
             continue  # already on the mismatch line
         lines.append(f"fix: {line}")
-    lines.append(f"entry: {c.entry} (source: {c.source})")
+    if c.layer == GENERAL:
+        lines.append(
+            f"recognized: by the general reader, family {c.family}: no catalogue entry matches this wording, so "
+            f"the fixes are the family's advice; report the message at {TRACKER} so it can get an entry"
+        )
+    else:
+        lines.append(f"entry: {c.entry} (source: {c.source})")
     return "\n".join(lines)

@@ -1,22 +1,41 @@
-"""The classifier: which failures are dtype errors, read with the catalogue's entries.
+"""The classifier: which failures are dtype errors, read in two layers.
 
-Pure module: imports neither torch nor pytest.  :func:`classify` tries the
-catalogue's entries in order on one text, or on every exception of an
-exception's chain; the catalogue is read on the first call.
+1. The catalogue (``loader``): exact entries with cited sources and specific
+   advice.  Each entry is tried on the text as it is, then (its tolerant twin)
+   on the normalized text: prefixes stripped, frames dropped, quotes gone,
+   case ignored.  The first entry in catalogue order wins.
+2. The general reader (``general``): the shape of a dtype error in any wording,
+   for text no entry reads.  Its hits say so (``layer="general"``) and carry
+   their family's advice.
+
+The catalogue wins wherever it matches: over an exception's whole chain, or a
+text's whole set of messages, before the general reader reads any of it.  What
+is read of one message is bounded (``normalize.bound``), and every regex runs
+in linear time, so classification is linear in the message's length.
+
+Pure module: imports neither torch nor pytest.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..facts import Category
+from . import general
+from .lexicon import rank
 from .loader import Entry, catalogue
+from .normalize import MAX_LOG, blocks, bound, canonical, printable, segments
 from .typenames import dtype_key, is_float, read_precision
 
-__all__ = ["Classification", "Operand", "classify", "exception_text", "label"]
+__all__ = ["Classification", "Finding", "Operand", "classify", "diagnose_log", "exception_text", "label"]
 
 _SCAN_WINDOW = 2000  # how far after a cuBLAS status the call's arguments are looked for
+#: The layers a classification comes from.
+CATALOGUE = "catalogue"
+GENERAL = "general"
 
 
 @dataclass(frozen=True)
@@ -33,14 +52,17 @@ class Classification:
     """What :func:`classify` says about one error text."""
 
     category: str  # a Category value: "unsupported" | "mismatch" | "nonfinite"
-    precision: str | None  # canonical name, e.g. "bf16"
-    other: str | None = None  # for mismatch: the other side's precision
-    entry: str = ""  # catalogue entry id
+    precision: str | None  # canonical name, e.g. "bf16"; for a mismatch the low-precision side
+    other: str | None = None  # for mismatch: the other (higher-precision) side
+    entry: str = ""  # catalogue entry id ("general:<family>" for the general reader)
     summary: str = ""  # one line: what happened, in plain words
     advice: str = ""  # generic fix (context-free)
-    source: str = ""  # citation of the catalogue entry
+    source: str = ""  # citation of the catalogue entry, or what the general reader recognized
     op: str | None = None  # kernel/op named in the message when there is one
     operands: tuple[Operand, ...] = field(default=())  # mismatch sides, as the message named them
+    layer: str = CATALOGUE  # "catalogue" (an exact entry) or "general" (the general reader)
+    family: str | None = None  # the general reader's family ("collective", "compiler" ...)
+    cut: int = 0  # characters of the message that were not read (0: all of it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +75,9 @@ class Classification:
             "source": self.source,
             "op": self.op,
             "operands": [{"role": o.role, "written": o.written, "precision": o.precision} for o in self.operands],
+            "layer": self.layer,
+            "family": self.family,
+            "cut": self.cut,
         }
 
 
@@ -60,7 +85,9 @@ class _Fields(dict[str, str]):
     """str.format_map values: a missing or empty key reads as a neutral word."""
 
     def __missing__(self, key: str) -> str:
-        return {"precision": "this precision", "op": "this op", "device": "this"}.get(key, "?")
+        return {"precision": "this precision", "op": "this op", "device": "this", "other": "another precision"}.get(
+            key, "?"
+        )
 
 
 def label(precision: str | None, written: str) -> str:
@@ -73,11 +100,24 @@ def _describe_operands(operands: tuple[Operand, ...]) -> str:
     return ", ".join(f"{o.role} {label(o.precision, o.written)}" for o in operands)
 
 
-def _apply(entry: Entry, text: str) -> Classification | None:
-    m = entry.pattern.search(text)
+def _sides(found: Sequence[Operand]) -> tuple[str | None, str | None]:
+    """A mismatch's (precision, other): the lower-precision side first; equal ranks keep the message's order."""
+    keys = [dtype_key(o.written) for o in found]
+    first = found[0]
+    odd = next((o for o, k in zip(found, keys) if k != keys[0]), None)
+    if odd is None:
+        return first.precision, None
+    if first.precision and odd.precision and rank(odd.precision) < rank(first.precision):
+        return odd.precision, first.precision
+    return first.precision, odd.precision
+
+
+def _apply(entry: Entry, text: str, *, tolerant: bool = False) -> Classification | None:
+    pattern = entry.tolerant if tolerant and entry.tolerant is not None else entry.pattern
+    m = pattern.search(text)
     if m is None:
         return None
-    groups = {k: v for k, v in m.groupdict().items() if v is not None}
+    groups = {k: printable(v) for k, v in m.groupdict().items() if v is not None}
     found: list[Operand] = []
     for role in entry.roles:
         if role in groups:
@@ -98,9 +138,7 @@ def _apply(entry: Entry, text: str) -> Classification | None:
             keys = [dtype_key(o.written) for o in found]
             if len(found) > 1 and len(set(keys)) < 2:
                 return None  # same dtype: the message is about devices (or something else)
-            precision = found[0].precision
-            odd = next((o for o, k in zip(found, keys) if k != keys[0]), None)
-            other = odd.precision if odd else None
+            precision, other = _sides(found)
             operands = tuple(found)
         else:
             precision = None
@@ -136,6 +174,73 @@ def _apply(entry: Entry, text: str) -> Classification | None:
         op=op,
         operands=operands,
     )
+
+
+def _catalogue_raw(text: str) -> Classification | None:
+    for entry in catalogue():
+        if entry.keyword is not None and entry.keyword not in text:
+            continue
+        found = _apply(entry, text)
+        if found is not None:
+            return found
+    return None
+
+
+def _catalogue_tolerant(text: str) -> Classification | None:
+    loose = canonical("\n".join(b.text for b in blocks(text)))
+    lowered = loose.lower()
+    for entry in catalogue():
+        if entry.tolerant_keyword is not None and entry.tolerant_keyword not in lowered:
+            continue
+        found = _apply(entry, loose, tolerant=True)
+        if found is not None:
+            return found
+    return None
+
+
+def _from_hit(hit: general.Hit) -> Classification:
+    family = hit.family
+    operands = tuple(Operand("operand", printable(m.written), m.precision) for m in hit.operands)
+    fields = _Fields(phrase=printable(hit.phrase), where=printable(hit.where))
+    if hit.precision:
+        fields["precision"] = hit.precision
+    if hit.other:
+        fields["other"] = hit.other
+    if operands:
+        fields["written"] = operands[0].written
+        fields["operands"] = _describe_operands(operands)
+    else:
+        fields["operands"] = "operands of different dtypes"
+    mismatch = hit.category is Category.MISMATCH and len(operands) >= 2
+    return Classification(
+        category=hit.category.value,
+        precision=hit.precision,
+        other=hit.other,
+        entry=f"general:{family.id}",
+        summary=family.summary.format_map(fields),
+        advice=family.advice.format_map(fields),
+        source=family.source,
+        op=None,
+        operands=operands if mismatch else (),
+        layer=GENERAL,
+        family=family.id,
+    )
+
+
+def _classify_texts(texts: Iterable[str]) -> Classification | None:
+    """The catalogue over every text first (as written, then tolerant), then the general reader."""
+    read = [bound(t) for t in texts]
+    for reader in (_catalogue_raw, _catalogue_tolerant):
+        for text, cut in read:
+            found = reader(text)
+            if found is not None:
+                return dataclasses.replace(found, cut=cut) if cut else found
+    for text, cut in read:
+        hit = general.read(blocks(text))
+        if hit is not None:
+            found = _from_hit(hit)
+            return dataclasses.replace(found, cut=cut) if cut else found
+    return None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -181,26 +286,54 @@ def exception_text(exc: BaseException) -> list[str]:
     return out
 
 
-def _classify_text(text: str) -> Classification | None:
-    for entry in catalogue():
-        found = _apply(entry, text)
-        if found is not None:
-            return found
-    return None
-
-
 def classify(text_or_exception: str | BaseException) -> Classification | None:
     """Classify an error text or exception; ``None`` when it is not a dtype error.
 
     For an exception every member of its chain (``__cause__``, ``__context__``)
-    is tried, outermost first, as ``"TypeName: message"``.
+    is read, outermost first, as ``"TypeName: message"``; the catalogue reads
+    the whole chain before the general reader does.
     """
     if isinstance(text_or_exception, BaseException):
-        for text in exception_text(text_or_exception):
-            found = _classify_text(text)
-            if found is not None:
-                return found
-        return None
+        return _classify_texts(exception_text(text_or_exception))
     if isinstance(text_or_exception, str):
-        return _classify_text(text_or_exception)
+        return _classify_texts([text_or_exception])
     raise TypeError(f"classify() takes an error text or an exception, not {type(text_or_exception).__name__}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One distinct dtype error of a log: how it classifies, where it first appears, how often."""
+
+    classification: Classification
+    line: int
+    count: int = 1
+
+
+def _key(c: Classification) -> tuple[Any, ...]:
+    return (c.layer, c.entry, c.category, c.precision, c.other, c.op)
+
+
+def diagnose_log(text: str) -> tuple[list[Finding], int]:
+    """Each distinct dtype error in a log (several tracebacks, failure sections, summary lines), in order of
+    first appearance, and how many characters of the log were not read (beyond ``normalize.MAX_LOG``).
+
+    A text that holds one error classifies as :func:`classify` would.
+    """
+    cut = max(0, len(text) - MAX_LOG)
+    text = text[:MAX_LOG]
+    parts = segments(text)
+    if len(parts) <= 1:
+        found = classify(text)
+        return ([Finding(found, parts[0].line if parts else 1)] if found is not None else []), cut
+    findings: dict[tuple[Any, ...], Finding] = {}
+    for part in parts:
+        found = classify(part.text)
+        if found is None:
+            continue
+        key = _key(found)
+        if key in findings:
+            first = findings[key]
+            findings[key] = dataclasses.replace(first, count=first.count + 1)
+        else:
+            findings[key] = Finding(found, part.line)
+    return list(findings.values()), cut

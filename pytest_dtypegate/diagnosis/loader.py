@@ -5,8 +5,15 @@ order, the regex fragments patterns share, and the keys of an entry and of its
 examples.  :func:`catalogue` reads the files once, on first use (classifying a
 failure), and checks every entry: known keys only, a category the classifier
 knows, patterns that compile, canonical precision names, summary fields that
-exist, at least one real example.  A malformed catalogue raises
-:class:`CatalogueError` naming the file and the entry.
+exist, at least one real example, and regexes that run in linear time
+(``regexcheck``: bounded repeats, no nested repeats, no leading variable-width
+run).  A malformed catalogue raises :class:`CatalogueError` naming the file and
+the entry.
+
+Each entry also gets its tolerant twin: the pattern without quote characters,
+matching case-insensitively, for the pass over normalized text (quotes lost in
+a paste, ``Probability`` at the start of a title); and the literal keyword each
+form cannot match without, tested with ``in`` before the regex runs.
 
 Pure module: imports neither torch nor pytest; the TOML reader is imported
 when the catalogue is first read.
@@ -25,8 +32,18 @@ from typing import Any
 
 from .. import precisions as _p
 from ..facts import Category
+from .regexcheck import RegexProblem, check, keyword, tolerant
 
-__all__ = ["CATALOGUE_DIR", "CATEGORIES", "CatalogueError", "Entry", "Example", "catalogue", "read_catalogue"]
+__all__ = [
+    "CATALOGUE_DIR",
+    "CATEGORIES",
+    "CatalogueError",
+    "Entry",
+    "Example",
+    "catalogue",
+    "read_catalogue",
+    "read_toml",
+]
 
 #: Where the catalogue's data files are installed (package data).
 CATALOGUE_DIR = Path(__file__).with_name("catalogue")
@@ -92,6 +109,9 @@ class Entry:
     op: str | None = None
     examples: tuple[Example, ...] = ()
     file: str = ""  # the data file the entry comes from
+    keyword: str | None = None  # literal text every match of the pattern contains
+    tolerant: re.Pattern[str] | None = None  # the pattern without quotes, ignoring case (normalized text)
+    tolerant_keyword: str | None = None  # lower-cased literal text every tolerant match contains
 
 
 @functools.cache
@@ -103,7 +123,7 @@ def catalogue() -> tuple[Entry, ...]:
 def read_catalogue(directory: Path) -> tuple[Entry, ...]:
     """Read and check the catalogue in ``directory`` (its ``index.toml`` and the files it lists)."""
     index_path = directory / INDEX
-    index = _read_toml(index_path)
+    index = read_toml(index_path)
     _known_keys(str(index_path), index, (), ("files", "fragments"))
     files = index.get("files")
     if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
@@ -137,7 +157,8 @@ def read_catalogue(directory: Path) -> tuple[Entry, ...]:
 # ---------------------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML data file of the diagnosis package, or :class:`CatalogueError` naming the file."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:
@@ -169,12 +190,12 @@ def _fragments(where: str, value: Any) -> dict[str, str]:
         if not _FRAGMENT_NAME.fullmatch(name):
             raise CatalogueError(f"{where}: fragment {name!r}: a fragment's name is upper case, e.g. TYPENAME")
         out[name] = _regex_text(f"{where}: fragment {name!r}", "the fragment", text)
-        _compile(f"{where}: fragment {name!r}", "the fragment", out[name])
+        _compile(f"{where}: fragment {name!r}", "the fragment", out[name], leading=False)
     return out
 
 
 def _read_file(path: Path, fragments: Mapping[str, str]) -> list[Entry]:
-    data = _read_toml(path)
+    data = read_toml(path)
     _known_keys(str(path), data, (), ("defaults", "entry"))
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
@@ -207,9 +228,11 @@ def _entry(where: str, item: dict[str, Any], fragments: Mapping[str, str], file:
     pattern = _compile(
         where, "pattern", _expand(where, "pattern", _regex_text(where, "pattern", item["pattern"]), fragments)
     )
+    loose = _compile(where, "pattern (without its quotes)", tolerant(pattern.pattern), flags=re.IGNORECASE)
     scan = None
     if "scan" in item:
-        scan = _compile(where, "scan", _expand(where, "scan", _regex_text(where, "scan", item["scan"]), fragments))
+        scan_text = _expand(where, "scan", _regex_text(where, "scan", item["scan"]), fragments)
+        scan = _compile(where, "scan", scan_text, leading=False)
         if scan.groups < 1:
             raise CatalogueError(f"{where}: 'scan' has no group; its first non-empty group is the type name it finds")
     roles = _names(where, "roles", item.get("roles", []))
@@ -235,6 +258,9 @@ def _entry(where: str, item: dict[str, Any], fragments: Mapping[str, str], file:
         op=_text(where, "op", item["op"]) if "op" in item else None,
         examples=_examples(where, item.get("example")),
         file=file,
+        keyword=keyword(pattern),
+        tolerant=loose,
+        tolerant_keyword=keyword(loose),
     )
 
 
@@ -324,11 +350,16 @@ def _expand(where: str, key: str, text: str, fragments: Mapping[str, str]) -> st
     return _PLACEHOLDER.sub(fragment, text)
 
 
-def _compile(where: str, key: str, text: str) -> re.Pattern[str]:
+def _compile(where: str, key: str, text: str, *, leading: bool = True, flags: int = 0) -> re.Pattern[str]:
     try:
-        return re.compile(text)
+        compiled = re.compile(text, flags)
     except re.error as exc:
         raise CatalogueError(f"{where}: {key} does not compile: {exc}") from None
+    try:
+        check(text, leading=leading)
+    except RegexProblem as exc:
+        raise CatalogueError(f"{where}: {key} {exc}") from None
+    return compiled
 
 
 def _check_fields(where: str, key: str, text: str, pattern: re.Pattern[str]) -> None:

@@ -1,0 +1,410 @@
+"""The general reader: the shape of a dtype error in any wording, for text no catalogue entry reads.
+
+A block of text (one message, see ``normalize.blocks``) is a dtype error when
+it holds a phrase of one of three families and type names where that phrase
+wants them:
+
+- unsupported: a refusal (``not implemented for``, ``not supported``,
+  ``requires compute capability ...``) with a precision next to it, on the side
+  the phrase names it (``look`` in the data).  Types a message lists as what is
+  supported (``only supports fp16 and bf16``, ``should be in dtype support list
+  [...]``) are not the refused one; when only such a list names types, the
+  message is a dtype refusal of an unnamed precision.
+- mismatch: an ``operands differ`` phrase with two different floating-point
+  precisions near it (integer, boolean or complex types make it something
+  else), or a phrase that itself says dtype (``must have the same dtype``) with
+  no type named at all.  ``precision`` is the low side, ``other`` the high one.
+- nonfinite: an overflow / non-finite phrase with a low precision near it (or
+  one the phrase implies: loss scaling is fp16's).
+
+The look-alikes (out of memory, device-side asserts, shapes, devices, no kernel
+image, compiler warnings, routine loss-scale steps) veto a block, and INFO and
+DEBUG log records are not read.  A hit gets its advice from the first family of
+its category whose context matches the block (NCCL, Triton, Intel, Ascend ...).
+
+Every regex is checked by ``regexcheck`` when the data is read; mentions are
+found in one pass and looked up by bisection, and the phrases read per block
+are capped, so reading is linear in the text.  Pure module: imports neither
+torch nor pytest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import precisions as _p
+from ..facts import Category
+from .lexicon import Mention, mentions, rank
+from .loader import CatalogueError, read_toml
+from .normalize import Block
+from .regexcheck import RegexProblem, check
+
+__all__ = ["GENERAL_FILE", "Family", "Hit", "Reader", "read", "reader"]
+
+#: The general reader's data file (package data).
+GENERAL_FILE = Path(__file__).with_name("general.toml")
+
+_BEFORE = 100  # how far before a phrase its type name may stand
+_AFTER = 80  # how far after
+_WEAK = 30  # how near a plain word ("half", "float") must stand
+_MISMATCH = 300  # how far from a mismatch phrase its operands may stand
+_PER_PHRASE = 64  # phrase matches read per block and phrase
+_LIST_TOKENS = 40  # tokens a list of supported types may have
+_LOOKS = ("after", "before", "both", "subject")
+_TYPE_WORD = re.compile(r"(?i)\b(?:d(?:ata ?)?type|datatype|scalar ?type|type|precision|format)s?\b")
+_LIST_TOKEN = re.compile(r"[\s,/|&()\[\]{}<>'\"`]{1,20}|[\w.:]{1,80}")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    category: Category
+    pattern: re.Pattern[str]
+    look: str = "both"
+    implies: str | None = None
+    explicit: bool = False
+    opens_list: bool = False
+
+
+@dataclass(frozen=True)
+class Family:
+    """Where a general hit's advice comes from."""
+
+    id: str
+    category: Category
+    summary: str
+    advice: str
+    source: str
+    context: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The general reader's data, read from ``general.toml``."""
+
+    phrases: tuple[Phrase, ...]
+    markers: tuple[re.Pattern[str], ...]
+    fillers: frozenset[str]
+    vetoes: tuple[re.Pattern[str], ...]
+    families: tuple[Family, ...]
+    contrast: frozenset[str] = frozenset()  # refused alone, these precisions are about the op, not the precision
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What the general reader found in one block."""
+
+    category: Category
+    precision: str | None
+    other: str | None
+    family: Family
+    phrase: str  # the phrase as the message wrote it
+    where: str  # the context word the family matched ("" for a fallback family)
+    operands: tuple[Mention, ...]  # the type names it read: the refused one, or a mismatch's sides
+    block: Block
+
+
+@functools.cache
+def reader() -> Reader:
+    """The general reader's data, read and checked on first use."""
+    return read_reader(GENERAL_FILE)
+
+
+def _regex(where: str, value: Any) -> re.Pattern[str]:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        value = "".join(value)
+    if not isinstance(value, str) or not value:
+        raise CatalogueError(f"{where}: a pattern must be a regex (a string, or a list of strings to join)")
+    try:
+        compiled = re.compile(value, re.IGNORECASE)
+        check(value)
+    except (re.error, RegexProblem) as exc:
+        raise CatalogueError(f"{where}: the pattern {exc}") from None
+    return compiled
+
+
+def _category(where: str, value: Any) -> Category:
+    for category in (Category.UNSUPPORTED, Category.MISMATCH, Category.NONFINITE):
+        if value == category.value:
+            return category
+    raise CatalogueError(f"{where}: category {value!r} is not one of unsupported, mismatch, nonfinite")
+
+
+def _text(where: str, table: Mapping[str, Any], key: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogueError(f"{where}: {key!r} must be a non-empty string")
+    return value
+
+
+def read_reader(path: Path) -> Reader:
+    """Read and check the general reader's data file."""
+    data = read_toml(path)
+    phrases = []
+    for n, item in enumerate(data.get("phrase", []), 1):
+        where = f"{path}: phrase #{n}"
+        look = item.get("look", "both")
+        if look not in _LOOKS:
+            raise CatalogueError(f"{where}: look {look!r} is not one of {', '.join(_LOOKS)}")
+        implies = item.get("implies")
+        phrases.append(
+            Phrase(
+                category=_category(where, item.get("category")),
+                pattern=_regex(where, item.get("pattern")),
+                look=look,
+                implies=implies if isinstance(implies, str) else None,
+                explicit=bool(item.get("explicit", False)),
+                opens_list=bool(item.get("list", False)),
+            )
+        )
+    lists = data.get("lists", {})
+    markers = tuple(_regex(f"{path}: [lists] marker #{n}", m) for n, m in enumerate(lists.get("markers", []), 1))
+    vetoes = tuple(_regex(f"{path}: veto #{n}", v.get("pattern")) for n, v in enumerate(data.get("veto", []), 1))
+    families = []
+    for n, item in enumerate(data.get("family", []), 1):
+        where = f"{path}: family #{n}"
+        families.append(
+            Family(
+                id=_text(where, item, "id"),
+                category=_category(where, item.get("category")),
+                summary=_text(where, item, "summary"),
+                advice=_text(where, item, "advice"),
+                source=_text(where, item, "source"),
+                context=_regex(where, item["context"]) if "context" in item else None,
+            )
+        )
+    for category in (Category.UNSUPPORTED, Category.MISMATCH, Category.NONFINITE):
+        if not any(f.category is category and f.context is None for f in families):
+            raise CatalogueError(f"{path}: no family without context for {category.value} (its fallback)")
+    contrast = data.get("reader", {}).get("contrast", [])
+    if not isinstance(contrast, list) or not all(isinstance(c, str) and c in _p.PRECISIONS for c in contrast):
+        raise CatalogueError(f"{path}: [reader] contrast must be a list of canonical precision names")
+    return Reader(
+        contrast=frozenset(contrast),
+        phrases=tuple(phrases),
+        markers=markers,
+        fillers=frozenset(str(f).lower() for f in lists.get("fillers", [])),
+        vetoes=vetoes,
+        families=tuple(families),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Reading one block
+# ---------------------------------------------------------------------------
+
+
+class _Text:
+    """A block's text with its type names, looked up by position."""
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.text = block.text
+        self.mentions = mentions(self.text)
+        self.starts = [m.start for m in self.mentions]
+        self.listed = self._listed(reader())
+
+    def _listed(self, data: Reader) -> set[int]:
+        """Indexes of mentions that stand in a list of what is supported."""
+        listed: set[int] = set()
+        for marker in data.markers:
+            for count, m in enumerate(marker.finditer(self.text)):
+                if count >= _PER_PHRASE:
+                    break
+                listed.update(self._list_after(m.end(), data.fillers))
+        return listed
+
+    def _list_after(self, pos: int, fillers: frozenset[str]) -> list[int]:
+        """The mentions in the list that starts at ``pos``: type names, fillers and separators, nothing else."""
+        found: list[int] = []
+        i = bisect.bisect_left(self.starts, pos)
+        for _ in range(_LIST_TOKENS):
+            t = _LIST_TOKEN.match(self.text, pos)
+            if t is None:
+                break
+            word = t.group(0)
+            if i < len(self.mentions) and self.mentions[i].start < t.end():
+                while i < len(self.mentions) and self.mentions[i].start < t.end():
+                    found.append(i)
+                    i += 1
+            elif not word[0].isspace() and word[0] not in ",/|&()[]{}<>'\"`" and word.lower() not in fillers:
+                break
+            pos = t.end()
+        return found
+
+    def near(self, lo: int, hi: int) -> range:
+        """Indexes of the mentions that start in [lo, hi)."""
+        return range(bisect.bisect_left(self.starts, lo), bisect.bisect_left(self.starts, hi))
+
+
+def _distance(m: Mention, start: int, end: int) -> int:
+    """How far a type name stands from a phrase (names read from one token stand where the token stands)."""
+    return start - m.token_end if m.token_end <= start else max(0, m.token_start - end)
+
+
+def _refused(t: _Text, phrase: Phrase, m: re.Match[str]) -> tuple[int, Mention] | None:
+    """The type a refusal names: (distance, mention), the nearest on the phrase's side.
+
+    After a phrase that opens a list of what is supported, "after" counts from the end of the list: the type a
+    message names past it (``only supports fp16 and bf16 dtypes, but the current dtype is fp32``) is the refused
+    one.
+    """
+    best: tuple[int, int, int, Mention] | None = None
+    start, end = m.start(), m.end()
+    if phrase.opens_list:
+        listed = t._list_after(end, reader().fillers)
+        if listed:
+            end = max(end, t.mentions[listed[-1]].token_end)
+    for i in t.near(start - _BEFORE, end + _AFTER):
+        mention = t.mentions[i]
+        if not mention.is_float or i in t.listed:
+            continue
+        before = mention.token_end <= start
+        if phrase.look == "after" and (before or mention.token_start < end):
+            continue
+        if phrase.look in ("before", "subject") and not before:
+            if phrase.look == "before" or not _TYPE_WORD.search(t.text, max(0, start - 60), start):
+                continue
+        distance = _distance(mention, start, end)
+        if mention.info.weak and distance > _WEAK:
+            continue
+        key = (distance, rank(mention.precision), i, mention)
+        if best is None or key[:3] < best[:3]:
+            best = key
+    return (best[0], best[3]) if best is not None else None
+
+
+def _list_names_a_float(t: _Text, m: re.Match[str]) -> bool:
+    return any(t.mentions[i].is_float for i in t._list_after(m.end(), reader().fillers))
+
+
+def _unsupported(t: _Text, phrases: Sequence[Phrase]) -> tuple[str | None, Mention | None, str] | None:
+    best: tuple[int, Mention, str] | None = None
+    unnamed: str | None = None  # a refusal whose only type names are the supported list's
+    for phrase in phrases:
+        for count, m in enumerate(phrase.pattern.finditer(t.text)):
+            if count >= _PER_PHRASE:
+                break
+            if phrase.opens_list and not _list_names_a_float(t, m):
+                continue
+            found = _refused(t, phrase, m)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], found[1], m.group(0))
+            elif found is None and unnamed is None and any(t.mentions[i].is_float for i in t.listed):
+                unnamed = m.group(0)
+    if best is not None:
+        return best[1].precision, best[1], best[2]
+    if unnamed is not None:
+        return None, None, unnamed
+    return None
+
+
+def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...], str] | None:
+    for phrase in phrases:
+        for count, m in enumerate(phrase.pattern.finditer(t.text)):
+            if count >= _PER_PHRASE:
+                break
+            floats: list[Mention] = []
+            others = 0
+            for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH):
+                mention = t.mentions[i]
+                if not mention.is_float:
+                    others += 1
+                elif not mention.info.weak or _distance(mention, m.start(), m.end()) <= _WEAK:
+                    floats.append(mention)
+            sides: dict[str | None, Mention] = {}
+            for mention in floats:
+                sides.setdefault(mention.precision, mention)
+            if len(sides) >= 2:
+                return tuple(sides.values()), m.group(0)
+            if phrase.explicit and not others and len(floats) <= 1 and (floats or not t.mentions):
+                return tuple(sides.values()), m.group(0)
+    return None
+
+
+def _nonfinite(t: _Text, phrases: Sequence[Phrase]) -> tuple[str, Mention | None, str] | None:
+    for phrase in phrases:
+        for count, m in enumerate(phrase.pattern.finditer(t.text)):
+            if count >= _PER_PHRASE:
+                break
+            near = [
+                t.mentions[i]
+                for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH)
+                if t.mentions[i].is_float and rank(t.mentions[i].precision) <= 1 and t.mentions[i].precision
+            ]
+            near = [x for x in near if not x.info.weak or _distance(x, m.start(), m.end()) <= _WEAK]
+            if near:
+                low = min(near, key=lambda x: _distance(x, m.start(), m.end()))
+                return str(low.precision), low, m.group(0)
+            if phrase.implies:
+                return phrase.implies, None, m.group(0)
+    return None
+
+
+def _family(data: Reader, category: Category, text: str) -> tuple[Family, str]:
+    for family in data.families:
+        if family.category is not category:
+            continue
+        if family.context is None:
+            return family, ""
+        m = family.context.search(text)
+        if m is not None:
+            return family, m.group(0)
+    raise AssertionError("read_reader checks that every category has a fallback family")
+
+
+def read_block(block: Block) -> Hit | None:
+    """What the general reader finds in one block, or None."""
+    if block.level in ("INFO", "DEBUG"):
+        return None
+    data = reader()
+    if any(v.search(block.text) for v in data.vetoes):
+        return None
+    t = _Text(block)
+    by: dict[Category, list[Phrase]] = {}
+    for phrase in data.phrases:
+        by.setdefault(phrase.category, []).append(phrase)
+    mismatch = _mismatch(t, by.get(Category.MISMATCH, []))
+    if mismatch is not None:
+        sides, phrase_text = mismatch
+        ordered = sorted(sides, key=lambda x: (rank(x.precision), sides.index(x)))
+        low = ordered[0].precision if ordered else None
+        high = ordered[1].precision if len(ordered) > 1 else None
+        family, where = _family(data, Category.MISMATCH, block.text)
+        return Hit(Category.MISMATCH, low, high, family, phrase_text, where, sides, block)
+    nonfinite = _nonfinite(t, by.get(Category.NONFINITE, []))
+    if nonfinite is not None:
+        precision, mention, phrase_text = nonfinite
+        family, where = _family(data, Category.NONFINITE, block.text)
+        named = (mention,) if mention is not None else ()
+        return Hit(Category.NONFINITE, precision, None, family, phrase_text, where, named, block)
+    if not t.mentions:
+        return None
+    unsupported = _unsupported(t, by.get(Category.UNSUPPORTED, []))
+    if unsupported is not None and unsupported[0] in data.contrast:
+        if not any(m.is_float and m.precision != unsupported[0] for m in t.mentions):
+            unsupported = None  # an op without a kernel for the everyday precision is about the op
+    if unsupported is not None:
+        refused, mention, phrase_text = unsupported
+        family, where = _family(data, Category.UNSUPPORTED, block.text)
+        named = (mention,) if mention is not None else ()
+        return Hit(Category.UNSUPPORTED, refused, None, family, phrase_text, where, named, block)
+    return None
+
+
+def read(blocks: Sequence[Block]) -> Hit | None:
+    """The general reader's finding for a text's blocks: the last block that reads as a dtype error.
+
+    The last one, because a log ends with the error that stopped the run (and a
+    printed exception chain with its outermost exception).
+    """
+    for block in reversed(blocks):
+        hit = read_block(block)
+        if hit is not None:
+            return hit
+    return None
