@@ -1,0 +1,131 @@
+"""Score the diagnosis on the corpus of real error texts (tests/corpus/dtype_errors.toml).
+
+    python benchmarks/score_corpus.py                 # both splits; lists the dev part's misses
+    python benchmarks/score_corpus.py --split dev     # one split
+    python benchmarks/score_corpus.py --show-heldout  # also list the held-out misses (only when scoring at the end)
+
+For each split: dtype errors whose category and precision classify() gets right, false positives among the
+look-alike negatives, and which layer (catalogue or general reader) answered.  The held-out part is the honest
+score: tune on dev only, and do not read the held-out misses while tuning.
+
+Prints figures; asserts nothing (tests/test_diagnosis_corpus.py holds the thresholds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus" / "dtype_errors.toml"
+SPLITS = ("dev", "heldout")
+CATEGORIES = ("unsupported", "mismatch", "nonfinite", "none")
+KEYS = {"text", "source", "category", "precision", "other", "split"}
+
+
+def split_of(text: str) -> str:
+    """The split a text belongs to, decided by a hash of the text before any tuning."""
+    return "heldout" if int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) % 10 < 4 else "dev"
+
+
+def load(path: Path = CORPUS) -> list[dict[str, Any]]:
+    """The corpus records, checked: known keys, a category, a source, the split the hash gives."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    with path.open("rb") as fh:
+        records: list[dict[str, Any]] = tomllib.load(fh)["error"]
+    for n, r in enumerate(records, 1):
+        unknown = set(r) - KEYS
+        if unknown:
+            raise ValueError(f"{path}: error #{n}: unknown key {sorted(unknown)[0]!r}")
+        if r.get("category") not in CATEGORIES or not r.get("source") or not r.get("text"):
+            raise ValueError(f"{path}: error #{n}: needs text, source and a category in {CATEGORIES}")
+        if r.get("split") != split_of(r["text"]):
+            raise ValueError(f"{path}: error #{n}: split {r.get('split')!r}, but the hash of its text says so not")
+    return records
+
+
+@dataclass
+class Score:
+    """One split's figures."""
+
+    errors: int = 0
+    right: int = 0
+    negatives: int = 0
+    false_positives: int = 0
+    other_right: int = 0  # mismatches whose higher side is right too
+    mismatches: int = 0
+    layers: Counter[str] = field(default_factory=Counter)
+    misses: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return 100.0 * self.right / self.errors if self.errors else 100.0
+
+
+def score(records: list[dict[str, Any]], split: str) -> Score:
+    """Classify every record of one split and count."""
+    from pytest_dtypegate.diagnosis import classify
+
+    s = Score()
+    for r in records:
+        if r["split"] != split:
+            continue
+        c = classify(r["text"])
+        if r["category"] == "none":
+            s.negatives += 1
+            if c is not None:
+                s.false_positives += 1
+                s.misses.append((r, c))
+            continue
+        s.errors += 1
+        if c is not None:
+            s.layers[c.layer] += 1
+        if c is not None and (c.category, c.precision) == (r["category"], r.get("precision")):
+            s.right += 1
+            if r["category"] == "mismatch":
+                s.mismatches += 1
+                s.other_right += c.other == r.get("other")
+        else:
+            s.misses.append((r, c))
+    return s
+
+
+def _describe(r: dict[str, Any], c: Any) -> str:
+    expected = f"{r['category']} {r.get('precision')}" + (f"/{r['other']}" if r.get("other") else "")
+    got = "nothing" if c is None else f"{c.category} {c.precision}" + (f"/{c.other}" if c.other else "")
+    got += f" [{c.layer}: {c.entry}]" if c is not None else ""
+    text = r["text"].replace("\n", "\\n")
+    return f"  expected {expected}, got {got}\n    {text[:160]}\n    ({r['source']})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=SPLITS)
+    parser.add_argument("--show-heldout", action="store_true", help="list the held-out misses too")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    records = load()
+    for split in (args.split,) if args.split else SPLITS:
+        s = score(records, split)
+        layers = ", ".join(f"{k} {v}" for k, v in sorted(s.layers.items()))
+        print(
+            f"{split}: dtype errors {s.right}/{s.errors} right ({s.rate:.1f}%; answered by {layers}); "
+            f"negatives {s.false_positives}/{s.negatives} false positives; "
+            f"mismatch 'other' right {s.other_right}/{s.mismatches}"
+        )
+        if s.misses and (split == "dev" or args.show_heldout):
+            for r, c in s.misses:
+                print(_describe(r, c))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
