@@ -226,3 +226,104 @@ def test_a_real_process_reads_stdin_and_sets_the_exit_code() -> None:
     data = json.loads(done.stdout)
     assert (data["category"], data["precision"], data["advice"]) == (None, None, None)
     assert data["summary"] == UNKNOWN
+
+
+# -- the general reader, logs with several errors, text that cannot be printed ----------------------------------
+
+NCCL = "RuntimeError: Unconvertible NCCL type BFloat16"
+
+
+def test_a_general_recognition_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain([NCCL]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        "category: unsupported (bf16)",
+        "what: a collective communication backend (NCCL) refused bf16 tensors",
+        "fix: cast the tensors to a dtype the backend takes before the collective (all_reduce in fp32 and cast "
+        "back), or use a backend that has bf16: NCCL has bf16 from 2.10, Gloo had no bf16 before torch 2.2",
+    ]
+    assert lines[-1].startswith("recognized: by the general reader, family collective: no catalogue entry matches")
+
+
+def test_a_general_recognition_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain(["--json", NCCL]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["layer"], data["family"], data["entry"], data["precision"]) == (
+        "general",
+        "collective",
+        "general:collective",
+        "bf16",
+    )
+
+
+LOG = """\
+____________________ test_generate[bf16] ____________________
+E       RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16
+____________________ test_head[fp16] ____________________
+E       RuntimeError: expected m1 and m2 to have the same dtype, but got: c10::Half != float
+____________________ test_oom ____________________
+E       torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB
+=================== short test summary info ===================
+FAILED tests/test_model.py::test_generate[bf16] - RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16
+FAILED tests/test_model.py::test_oom - torch.OutOfMemoryError: CUDA out of memory.
+"""
+
+
+def test_a_log_gets_each_distinct_error_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(LOG))
+    assert explain(["-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "2 distinct dtype errors in this text, in order of first appearance\n\n[1/2] line 2, seen 2 times\n"
+    )
+    assert "\n\n[2/2] line 4\ncategory: mismatch (fp16 vs fp32)\n" in out
+    assert out.count("category: ") == 2
+
+
+def test_a_log_in_json_lines(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(LOG))
+    assert explain(["--json", "-"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["entry"], r["line"], r["count"]) for r in rows] == [
+        ("cuda-blas-not-implemented", 2, 2),
+        ("matmul-expected-same-dtype", 4, 1),
+    ]
+    assert all(set(r) == CLASSIFIED_KEYS for r in rows)
+
+
+def test_what_cannot_be_printed_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    text = "RuntimeError: \x1b[31mmy_op\x1b[0m \udcff\x07 has no support for BFloat16 \udcff"
+    assert explain([text]) == 0
+    out = capsys.readouterr().out
+    assert "category: unsupported (bf16)" in out
+    assert "\x1b" not in out and "\x07" not in out and "\udcff" not in out
+    assert explain(["--json", "\udcff\x00 bf16 is not supported \x1b[0m"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["precision"] == "bf16"
+
+
+def test_a_log_longer_than_dtypegate_reads_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(explain_cli, "MAX_LOG", 64)
+    data = (NCCL + "\n" + "x" * 100).encode("utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    assert explain(["-"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        f"note: the text is longer than dtypegate reads; its last {len(data) - 64} characters were not read"
+    )
+
+
+def test_bytes_that_are_not_utf8_are_replaced() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "-"],
+        input=b"RuntimeError: \xff\xfe expected scalar type Half but found Float\n",
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode("utf-8").startswith("category: mismatch (fp16 vs fp32)\n")

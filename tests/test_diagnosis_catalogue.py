@@ -188,6 +188,54 @@ ENTRY_ERRORS = [
 ]
 
 
+LINEAR_ERRORS = [
+    pytest.param(
+        "pattern = 'no kernel for (?P<dtype>{NAME})'",
+        "pattern = 'no kernel for (?P<dtype>\\w+)'",
+        MINI_AT + ": pattern has an unbounded repeat (+, * or {n,}); write a bound such as {1,100}",
+        id="unbounded-pattern",
+    ),
+    pytest.param(
+        "pattern = 'no kernel for (?P<dtype>{NAME})'",
+        "pattern = '(?:\\w{1,9}){1,9} no kernel for (?P<dtype>{NAME})'",
+        MINI_AT + ": pattern nests a variable-width repeat in a repeat (catastrophic backtracking)",
+        id="nested-repeat",
+    ),
+    pytest.param(
+        "pattern = 'no kernel for (?P<dtype>{NAME})'",
+        "pattern = '(?P<op>[\\w.]{1,64}): no kernel for (?P<dtype>{NAME})'",
+        MINI_AT + ": pattern starts with a variable-width run, which rescans at every position; start it with "
+        "literal text or guard the run with a lookbehind such as (?<![\\w.])",
+        id="leading-run",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), LINEAR_ERRORS)
+def test_a_pattern_that_could_backtrack_is_refused(tmp_path: Path, old: str, new: str, message: str) -> None:
+    write(tmp_path, mini=changed(MINI, old, new))
+    with pytest.raises(CatalogueError) as info:
+        read_catalogue(tmp_path)
+    assert str(info.value) == message.replace("{dir}", str(tmp_path))
+
+
+def test_an_unbounded_fragment_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, index=changed(INDEX, "NAME = '\\w{1,40}'", "NAME = '\\w+'"))
+    with pytest.raises(CatalogueError) as info:
+        read_catalogue(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}/index.toml: fragment 'NAME': the fragment has an unbounded repeat (+, * or {{n,}}); "
+        "write a bound such as {1,100}"
+    )
+
+
+def test_every_entry_has_a_keyword_and_a_tolerant_twin() -> None:
+    for entry in catalogue():
+        assert entry.tolerant is not None and entry.tolerant.flags & re.IGNORECASE, entry.id
+        if entry.keyword is not None:
+            assert all(entry.keyword in e.text for e in entry.examples), entry.id
+
+
 @pytest.mark.parametrize(("old", "new", "message"), ENTRY_ERRORS)
 def test_a_malformed_entry_is_named_with_its_file(tmp_path: Path, old: str, new: str, message: str) -> None:
     write(tmp_path, mini=changed(MINI, old, new))

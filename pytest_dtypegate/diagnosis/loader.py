@@ -10,10 +10,11 @@ exist, at least one real example, and regexes that run in linear time
 run).  A malformed catalogue raises :class:`CatalogueError` naming the file and
 the entry.
 
-Each entry also gets its tolerant twin: the pattern without quote characters,
-matching case-insensitively, for the pass over normalized text (quotes lost in
-a paste, ``Probability`` at the start of a title); and the literal keyword each
-form cannot match without, tested with ``in`` before the regex runs.
+Each entry also gets its tolerant twin: the pattern matching case-insensitively,
+each quote character matching any quote character, for the pass over
+normalized text (prefixes and frames gone, ``Probability`` at the start of a
+title, typographic quotes); and the literal keyword each form cannot match
+without, tested with ``in`` before the regex runs.
 
 Pure module: imports neither torch nor pytest; the TOML reader is imported
 when the catalogue is first read.
@@ -228,7 +229,7 @@ def _entry(where: str, item: dict[str, Any], fragments: Mapping[str, str], file:
     pattern = _compile(
         where, "pattern", _expand(where, "pattern", _regex_text(where, "pattern", item["pattern"]), fragments)
     )
-    loose = _compile(where, "pattern (without its quotes)", tolerant(pattern.pattern), flags=re.IGNORECASE)
+    loose = _compile(where, "pattern (tolerant twin)", tolerant(pattern.pattern), flags=re.IGNORECASE)
     scan = None
     if "scan" in item:
         scan_text = _expand(where, "scan", _regex_text(where, "scan", item["scan"]), fragments)

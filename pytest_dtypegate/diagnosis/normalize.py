@@ -15,8 +15,8 @@ Before the general reader (and the catalogue's tolerant pass) read a text:
 - :func:`segments` splits a whole log into the errors it holds (a traceback, an
   exception chain, a pytest failure section, a summary line), for
   ``dtypegate explain``;
-- :func:`canonical` is the text the catalogue's tolerant pass reads: no
-  quotes, single spaces;
+- :func:`canonical` is the text the catalogue's tolerant pass reads: single
+  spaces, ``a != b`` spaced;
 - :func:`printable` escapes what cannot be printed (lone surrogates, control
   characters) in text that goes to a terminal or a report.
 
@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from .regexcheck import QUOTES
 
 __all__ = [
     "MAX_LOG",
@@ -59,7 +57,6 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _NEWLINES = re.compile(r"\r\n?")
 _SPACES = re.compile(r"\s+")
 _NOT_EQUAL = re.compile(r" ?!= ?")
-_QUOTE_TABLE = str.maketrans("", "", QUOTES)
 
 # Prefixes a line may carry before the message, stripped repeatedly (at most _MAX_PREFIXES of them).  A prefix
 # of a log record (timestamp, level, logger tag) starts a new block; the group `level` records a log level (the
@@ -155,9 +152,8 @@ def printable(text: str) -> str:
 
 
 def canonical(text: str) -> str:
-    """What the catalogue's tolerant pass reads: no quotes, whitespace runs as one space, ``a != b`` spaced."""
-    text = _SPACES.sub(" ", text.translate(_QUOTE_TABLE))
-    return _NOT_EQUAL.sub(" != ", text).strip()
+    """What the catalogue's tolerant pass reads: whitespace runs as one space, ``a != b`` spaced."""
+    return _NOT_EQUAL.sub(" != ", _SPACES.sub(" ", text)).strip()
 
 
 @dataclass(frozen=True)

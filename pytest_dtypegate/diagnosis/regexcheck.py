@@ -13,8 +13,8 @@ Python's ``re`` backtracks, so a pattern such as ``(\\w+)+`` or a leading
 With bounded repeats and no nesting, the work per start position is bounded by
 a constant, so a search is linear in the text's length.  :func:`keyword` gives
 the literal text a pattern cannot match without (a cheap ``in`` test run before
-the regex); :func:`tolerant` the pattern with its quote characters dropped, for
-the tolerant pass over text whose quotes were lost (see ``normalize.canonical``).
+the regex); :func:`tolerant` the pattern whose quotes match any quote
+character, for the tolerant pass over normalized text (``normalize.canonical``).
 
 Pure module: imports neither torch nor pytest.  It reads the parse tree of the
 standard library's regex parser (``re._parser``; ``sre_parse`` before 3.11).
@@ -31,13 +31,12 @@ __all__ = ["MAX_BOUND", "QUOTES", "RegexProblem", "check", "keyword", "tolerant"
 
 #: The largest bound a repeat may have.
 MAX_BOUND = 4096
-#: Quote characters the tolerant pass drops, from patterns and from text alike.
+#: Quote characters: in a tolerant pattern any of them matches any other.
 QUOTES = "'\"`\u2018\u2019\u201c\u201d\u00b4"
 
 _parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
 _const: Any = importlib.import_module("re._constants" if sys.version_info >= (3, 11) else "sre_constants")
 _REPEATS = {str(_const.MAX_REPEAT), str(_const.MIN_REPEAT), "POSSESSIVE_REPEAT"}
-_QUANTIFIER = re.compile(r"[?*+]\??|\{\d{0,6},?\d{0,6}\}\??")
 
 
 class RegexProblem(ValueError):
@@ -162,25 +161,14 @@ def keyword(pattern: re.Pattern[str]) -> str | None:
     return best.lower() if pattern.flags & re.IGNORECASE else best
 
 
-#: Put before a tolerant pattern whose dropped opening quote left a variable-width run first: the run may
-#: only start where a quoted word could (start of text, after a space, a bracket or punctuation).
-_GUARD = "(?<![^\\s(\\[{<,;:=])"
+#: What a quote character of a pattern becomes in its tolerant twin: any quote character.
+_ANY_QUOTE = "[" + "".join(re.escape(q) for q in QUOTES) + "]"
 
 
 def tolerant(text: str) -> str:
-    """``text`` (a regex) without its literal quote characters, and without the quantifier of a dropped quote.
-
-    Dropping an opening quote can leave a variable-width run first (``"(?P<op>[^"\\s]{1,200})"`` becomes
-    ``(?P<op>[^"\\s]{1,200})``); such a pattern gets a lookbehind guard so it stays linear.
-    """
-    loose = _without_quotes(text)
-    tree = _parse(loose)
-    if _leading_run(tree.data if hasattr(tree, "data") else tree):
-        loose = _GUARD + loose
-    return loose
-
-
-def _without_quotes(text: str) -> str:
+    """``text`` (a regex) with each literal quote character matching any quote character (``'``, ``"``, a
+    backtick, typographic quotes): a paste turns quotes into others, and the catalogue stays exact about where a
+    quote stands (a message that lost its quotes is the general reader's to read)."""
     out: list[str] = []
     i = 0
     n = len(text)
@@ -189,9 +177,9 @@ def _without_quotes(text: str) -> str:
         ch = text[i]
         if ch == "\\" and i + 1 < n:
             if not in_class and text[i + 1] in QUOTES:
-                i = _skip_quantifier(text, i + 2)
-                continue
-            out.append(text[i : i + 2])
+                out.append(_ANY_QUOTE)
+            else:
+                out.append(text[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -212,14 +200,6 @@ def _without_quotes(text: str) -> str:
                 out.append("]")
                 i += 1
             continue
-        if ch in QUOTES:
-            i = _skip_quantifier(text, i + 1)
-            continue
-        out.append(ch)
+        out.append(_ANY_QUOTE if ch in QUOTES else ch)
         i += 1
     return "".join(out)
-
-
-def _skip_quantifier(text: str, i: int) -> int:
-    m = _QUANTIFIER.match(text, i)
-    return m.end() if m else i

@@ -1,0 +1,68 @@
+"""The corpus of real error texts (tests/corpus/dtype_errors.toml): well-formed, split by the hash rule, none of it
+cited by the catalogue, and the diagnosis's scores on it (benchmarks/score_corpus.py prints them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from pytest_dtypegate.diagnosis import catalogue
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _scoring() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("score_corpus", ROOT / "benchmarks" / "score_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("score_corpus", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+SCORING = _scoring()
+RECORDS: list[dict[str, Any]] = SCORING.load()
+
+
+def test_the_corpus_is_large_enough_and_has_look_alikes() -> None:
+    negatives = [r for r in RECORDS if r["category"] == "none"]
+    assert len(RECORDS) >= 200
+    assert len(negatives) >= 50
+    assert {r["split"] for r in RECORDS} == {"dev", "heldout"}
+    assert {r["category"] for r in RECORDS} == {"unsupported", "mismatch", "nonfinite", "none"}
+
+
+def test_each_text_is_quoted_with_its_source_and_no_host_names() -> None:
+    for r in RECORDS:
+        assert r["source"].strip(), r["text"]
+        assert "://" not in r["source"], r["source"]
+        if r["category"] == "none":
+            assert "precision" not in r and "other" not in r, r["text"]
+        if "other" in r:
+            assert r["category"] == "mismatch" and "precision" in r, r["text"]
+
+
+def test_no_corpus_text_is_a_catalogue_example() -> None:
+    cited = {e.text for entry in catalogue() for e in entry.examples}
+    assert not [r["text"] for r in RECORDS if r["text"] in cited]
+    assert len({r["text"] for r in RECORDS}) == len(RECORDS), "a text is listed twice"
+
+
+def test_the_split_follows_the_hash_of_the_text() -> None:
+    assert all(r["split"] == SCORING.split_of(r["text"]) for r in RECORDS)
+
+
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_no_look_alike_failure_is_called_a_dtype_error(split: str) -> None:
+    score = SCORING.score(RECORDS, split)
+    assert score.false_positives == 0, [r["text"] for r, _ in score.misses if r["category"] == "none"]
+
+
+def test_the_dev_part_is_read_right() -> None:
+    score = SCORING.score(RECORDS, "dev")
+    assert score.rate >= 95.0, [(r["text"][:80], c) for r, c in score.misses]
