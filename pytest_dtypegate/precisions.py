@@ -78,20 +78,38 @@ _TABLE: tuple[Precision, ...] = (
     Precision("fp16", "float16", ("fp32",), 1e-3, 1e-5, "IEEE float16 (half)", low=True, marker="requires_fp16"),
     Precision("bf16", "bfloat16", ("fp16", "fp32"), 1.6e-2, 1e-5, "bfloat16", low=True, marker="requires_bf16"),
     Precision(
-        "fp8_e4m3", "float8_e4m3fn", ("bf16", "fp16", "fp32"), 0.125, 1e-2, "float8 e4m3fn",
-        low=True, marker="requires_fp8",
+        "fp8_e4m3",
+        "float8_e4m3fn",
+        ("bf16", "fp16", "fp32"),
+        0.125,
+        1e-2,
+        "float8 e4m3fn",
+        low=True,
+        marker="requires_fp8",
     ),
     Precision(
         "fp8_e5m2", "float8_e5m2", ("bf16", "fp16", "fp32"), 0.25, 1e-2, "float8 e5m2", low=True, marker="requires_fp8"
     ),
     Precision("fp64", "float64", ("fp32",), 1e-7, 1e-7, "IEEE float64 (double)"),
     Precision(
-        "amp_bf16", "float32", ("amp_fp16", "fp32"), 1.6e-2, 1e-5,
-        "float32 weights under torch.autocast(bfloat16)", autocast="bf16", low=True,
+        "amp_bf16",
+        "float32",
+        ("amp_fp16", "fp32"),
+        1.6e-2,
+        1e-5,
+        "float32 weights under torch.autocast(bfloat16)",
+        autocast="bf16",
+        low=True,
     ),
     Precision(
-        "amp_fp16", "float32", ("fp32",), 1e-3, 1e-5,
-        "float32 weights under torch.autocast(float16)", autocast="fp16", low=True,
+        "amp_fp16",
+        "float32",
+        ("fp32",),
+        1e-3,
+        1e-5,
+        "float32 weights under torch.autocast(float16)",
+        autocast="fp16",
+        low=True,
     ),
 )
 
@@ -104,14 +122,27 @@ STORAGE: tuple[str, ...] = tuple(p.name for p in _TABLE if p.autocast is None an
 LOW: frozenset[str] = frozenset(p.name for p in _TABLE if p.low)
 
 _ALIASES: dict[str, str] = {
-    "float32": "fp32", "float": "fp32", "f32": "fp32", "single": "fp32",
-    "tensorfloat32": "tf32", "tensor_float32": "tf32",
-    "float16": "fp16", "half": "fp16", "f16": "fp16",
+    "float32": "fp32",
+    "float": "fp32",
+    "f32": "fp32",
+    "single": "fp32",
+    "tensorfloat32": "tf32",
+    "tensor_float32": "tf32",
+    "float16": "fp16",
+    "half": "fp16",
+    "f16": "fp16",
     "bfloat16": "bf16",
-    "float8_e4m3fn": "fp8_e4m3", "float8_e4m3": "fp8_e4m3", "e4m3": "fp8_e4m3", "fp8": "fp8_e4m3",
-    "float8_e5m2": "fp8_e5m2", "e5m2": "fp8_e5m2",
-    "float64": "fp64", "double": "fp64", "f64": "fp64",
-    "autocast_bf16": "amp_bf16", "autocast_fp16": "amp_fp16",
+    "float8_e4m3fn": "fp8_e4m3",
+    "float8_e4m3": "fp8_e4m3",
+    "e4m3": "fp8_e4m3",
+    "fp8": "fp8_e4m3",
+    "float8_e5m2": "fp8_e5m2",
+    "e5m2": "fp8_e5m2",
+    "float64": "fp64",
+    "double": "fp64",
+    "f64": "fp64",
+    "autocast_bf16": "amp_bf16",
+    "autocast_fp16": "amp_fp16",
 }
 
 
@@ -150,7 +181,7 @@ def resolve(value: Any, *, allow_auto: bool = True) -> str:
         text = value
     key = text.strip().lower()
     if key.startswith("torch."):
-        key = key[len("torch."):]
+        key = key[len("torch.") :]
     if key == AUTO and allow_auto:
         return AUTO
     if key in PRECISIONS:
@@ -165,11 +196,12 @@ def get(value: Any) -> Precision:
     return PRECISIONS[resolve(value, allow_auto=False)]
 
 
-def parse_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def parse_list(value: str | list[str] | tuple[str, ...], *, allow_auto: bool = True) -> tuple[str, ...]:
     """Parse ``"bf16, fp16 fp32"`` (or a list of such strings) into canonical names.
 
     Order is kept, duplicates are dropped.  Raises :class:`UnknownPrecisionError`
-    for the first bad name and ``ValueError`` for an empty list.
+    for the first bad name (``auto`` too, unless ``allow_auto``) and ``ValueError``
+    for an empty list.
     """
     parts: list[str] = []
     items = [value] if isinstance(value, str) else list(value)
@@ -177,7 +209,7 @@ def parse_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
         parts.extend(p for p in item.replace(",", " ").split() if p)
     out: list[str] = []
     for part in parts:
-        name = resolve(part)
+        name = resolve(part, allow_auto=allow_auto)
         if name not in out:
             out.append(name)
     if not out:

@@ -63,20 +63,21 @@ ATTENTION_FAILURE = (
 
 # -- the rules --------------------------------------------------------------------------
 def test_dtype_failures_are_violations() -> None:
-    assert _lines(pr_gate.evaluate_gate(_m(v100_report(), a100_report()), pr_gate.GateRules())) == [
-        ATTENTION_FAILURE
-    ]
+    assert _lines(pr_gate.evaluate_gate(_m(v100_report(), a100_report()), pr_gate.GateRules())) == [ATTENTION_FAILURE]
     assert pr_gate.evaluate_gate(_m(a100_report()), pr_gate.GateRules()) == []
 
 
 def test_only_unsupported_and_mismatch_failures_count() -> None:
-    doc = run_report(V100, [
-        entry("t.py::a[fp16]", "failed", requested="fp16", precision="fp16", category="mismatch", reason="drift"),
-        entry("t.py::b[fp16]", "failed", requested="fp16", precision="fp16", category="nonfinite", reason="inf"),
-        entry("t.py::c[fp16]", "failed", requested="fp16", precision="fp16", reason="plain bug"),
-        entry("t.py::d[bf16]", "error", requested="bf16", decision="fail", reason="Failed: bf16 is emulated"),
-        entry("t.py::e[bf16]", "xfailed", requested="bf16", precision="bf16", category="unsupported"),
-    ])
+    doc = run_report(
+        V100,
+        [
+            entry("t.py::a[fp16]", "failed", requested="fp16", precision="fp16", category="mismatch", reason="drift"),
+            entry("t.py::b[fp16]", "failed", requested="fp16", precision="fp16", category="nonfinite", reason="inf"),
+            entry("t.py::c[fp16]", "failed", requested="fp16", precision="fp16", reason="plain bug"),
+            entry("t.py::d[bf16]", "error", requested="bf16", decision="fail", reason="Failed: bf16 is emulated"),
+            entry("t.py::e[bf16]", "xfailed", requested="bf16", precision="bf16", category="unsupported"),
+        ],
+    )
     assert _lines(pr_gate.evaluate_gate(_m(doc), pr_gate.GateRules())) == [
         "dtype-failure: t.py::a [v100, fp16]: failed (mismatch): drift",
         "dtype-failure: t.py::d [v100, bf16]: error (unsupported): Failed: bf16 is emulated",
@@ -106,11 +107,21 @@ def test_auto_counts_for_what_it_ran() -> None:
 def test_required_native_precision() -> None:
     rules = pr_gate.GateRules(require_native=("bf16",))
     assert pr_gate.evaluate_gate(_m(v100_report(), a100_report()), rules)[:-1] == []
-    cpu = run_report(None, [
-        entry("t.py::g[bf16]", requested="bf16", precision="bf16", support="emulated"),
-        entry("t.py::h[bf16]", requested="bf16", precision="fp16", support="native", downgraded_from="bf16",
-              decision="downgrade"),
-    ], leg="cpu")
+    cpu = run_report(
+        None,
+        [
+            entry("t.py::g[bf16]", requested="bf16", precision="bf16", support="emulated"),
+            entry(
+                "t.py::h[bf16]",
+                requested="bf16",
+                precision="fp16",
+                support="native",
+                downgraded_from="bf16",
+                decision="downgrade",
+            ),
+        ],
+        leg="cpu",
+    )
     assert _lines(pr_gate.evaluate_gate(_m(cpu), rules)) == [
         "required-native: bf16: ran only emulated or downgraded (cpu: 1 passed (downgraded to fp16), "
         "1 passed (emulated))"
@@ -127,16 +138,30 @@ def test_required_native_precision() -> None:
 # -- the baseline ----------------------------------------------------------------------
 def test_baseline_regressions(tmp_path: Path) -> None:
     base = reading.matrix_from_json(matrix_to_json(_m(v100_report(), a100_report())))
-    a100_now = run_report(A100, [
-        entry("tests/test_model.py::test_generate[bf16]", "failed", requested="bf16", precision="bf16",
-              category="mismatch", reason="AssertionError: Tensor-likes are not close!"),
-        entry("tests/test_model.py::test_generate[fp16]", requested="fp16", precision="fp16"),
-        entry("tests/test_model.py::test_generate[fp32]", "failed", requested="fp32", precision="fp32",
-              reason="KeyError: 'x'"),
-        entry("tests/test_model.py::test_attention[bf16]", "skipped", requested="bf16", reason="not today"),
-        entry("tests/test_model.py::test_attention[fp32]", requested="fp32", precision="fp32"),
-        # test_forward[bf16] is gone
-    ])
+    a100_now = run_report(
+        A100,
+        [
+            entry(
+                "tests/test_model.py::test_generate[bf16]",
+                "failed",
+                requested="bf16",
+                precision="bf16",
+                category="mismatch",
+                reason="AssertionError: Tensor-likes are not close!",
+            ),
+            entry("tests/test_model.py::test_generate[fp16]", requested="fp16", precision="fp16"),
+            entry(
+                "tests/test_model.py::test_generate[fp32]",
+                "failed",
+                requested="fp32",
+                precision="fp32",
+                reason="KeyError: 'x'",
+            ),
+            entry("tests/test_model.py::test_attention[bf16]", "skipped", requested="bf16", reason="not today"),
+            entry("tests/test_model.py::test_attention[fp32]", requested="fp32", precision="fp32"),
+            # test_forward[bf16] is gone
+        ],
+    )
     lines = _lines(pr_gate.evaluate_gate(_m(a100_now), pr_gate.GateRules(), base))
     assert lines == [
         "dtype-failure: tests/test_model.py::test_generate [a100, bf16]: failed (mismatch): "
@@ -162,9 +187,11 @@ def test_baseline_file_forms(tmp_path: Path, legs: list[str], capsys: pytest.Cap
     assert [leg.label for leg in one.legs] == ["a100"]
     for content, problem in [
         (b"", "empty file (the run that should have written this dtypegate matrix may have crashed)"),
-        (b'{"schema": "other/1"}', "not a dtypegate matrix (schema 'other/1', expected 'dtypegate.matrix/1')"),
-        (b'{"schema": "dtypegate.report/1", "leg": "x"}', "invalid dtypegate report: the document: missing "
-                                                           "'environment' (and 5 more problems)"),
+        (b'{"schema": "other/1"}', "not a dtypegate matrix (schema 'other/1', expected 'dtypegate.matrix/2')"),
+        (
+            b'{"schema": "dtypegate.report/1", "leg": "x"}',
+            "invalid dtypegate report: the document: missing 'environment' (and 5 more problems)",
+        ),
     ]:
         bad = tmp_path / "bad.json"
         bad.write_bytes(content)
@@ -185,8 +212,7 @@ def test_gate_main_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, out, err = _gate([a100, "--require", "bf16,fp16", "--require-native", "bf16"], capsys)
     assert (code, err) == (0, "")
     assert out == [
-        "dtypegate gate: passed (1 leg, 3 tests, 6 cells; required: bf16, fp16; required native: bf16; "
-        "baseline: none)"
+        "dtypegate gate: passed (1 leg, 3 tests, 6 cells; required: bf16, fp16; required native: bf16; baseline: none)"
     ]
 
 
@@ -208,14 +234,16 @@ def test_gate_main_json(legs: list[str], capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1
     assert data == {
         "verdict": "failed",
-        "violations": [{
-            "kind": "dtype-failure",
-            "message": ATTENTION_FAILURE.split(": ", 1)[1],
-            "test": "tests/test_model.py::test_attention",
-            "leg": "v100",
-            "precision": "bf16",
-        }],
-        "policy": {"require": [], "require_native": [], "baseline": None},
+        "violations": [
+            {
+                "kind": "dtype-failure",
+                "message": ATTENTION_FAILURE.split(": ", 1)[1],
+                "test": "tests/test_model.py::test_attention",
+                "leg": "v100",
+                "precision": "bf16",
+            }
+        ],
+        "policy": {"require": [], "require_native": [], "baseline": None, "allow_unprobed": False},
         "legs": ["v100", "a100"],
     }
 
@@ -243,8 +271,9 @@ def test_gate_main_with_baseline(legs: list[str], tmp_path: Path, capsys: pytest
         (["--config", "nowhere.toml"], "nowhere.toml: no such file"),
     ],
 )
-def test_gate_main_bad_arguments(legs: list[str], argv: list[str], message: str,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate_main_bad_arguments(
+    legs: list[str], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = _gate([*legs, *argv], capsys)
     assert (code, out) == (2, [])
     assert err == f"dtypegate gate: error: {message}\n"
@@ -255,15 +284,20 @@ def test_gate_main_bad_arguments(legs: list[str], argv: list[str], message: str,
     [
         (None, "no such file"),
         (b"", "empty file (the run that should have written this dtypegate report may have crashed)"),
-        (b'{"schema": "dtypegate.report/1", "leg": "v1', "truncated JSON (the document stops mid-way, "
-                                                        "after line 1 column 43)"),
+        (
+            b'{"schema": "dtypegate.report/1", "leg": "v1',
+            "truncated JSON (the document stops mid-way, after line 1 column 43)",
+        ),
         (b"leg: v100\n", "not JSON (Expecting value at line 1 column 1)"),
-        (b'{"schema": "dtypegate.matrix/1"}', "not a dtypegate report (schema 'dtypegate.matrix/1', "
-                                              "expected 'dtypegate.report/1')"),
+        (
+            b'{"schema": "dtypegate.matrix/1"}',
+            "not a dtypegate report (schema 'dtypegate.matrix/1', expected 'dtypegate.report/1')",
+        ),
     ],
 )
-def test_gate_main_bad_reports(legs: list[str], tmp_path: Path, content: bytes | None, problem: str,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_gate_main_bad_reports(
+    legs: list[str], tmp_path: Path, content: bytes | None, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "leg.json"
     if content is not None:
         bad.write_bytes(content)
@@ -277,8 +311,10 @@ def test_gate_main_duplicate_legs(tmp_path: Path, capsys: pytest.CaptureFixture[
     two = write(tmp_path, "two.json", a100_report())
     code, out, err = _gate([one, two], capsys)
     assert (code, out) == (2, [])
-    assert err == (f"dtypegate gate: error: {one} and {two} both have the leg label 'a100'; give each run its "
-                   "own --dtypegate-leg (or merge only one of them)\n")
+    assert err == (
+        f"dtypegate gate: error: {one} and {two} both have the leg label 'a100'; give each run its "
+        "own --dtypegate-leg (or merge only one of them)\n"
+    )
 
 
 def test_gate_no_traceback_in_a_process(tmp_path: Path) -> None:
@@ -290,11 +326,18 @@ def test_gate_no_traceback_in_a_process(tmp_path: Path) -> None:
         "sys.exit(gate.run(p.parse_args(sys.argv[1:])))\n"
     )
     (tmp_path / "empty.json").write_text("", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-c", code, "empty.json", "--require", "bf16"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "empty.json", "--require", "bf16"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == ("dtypegate gate: error: empty.json: empty file (the run that should have written "
-                           "this dtypegate report may have crashed)\n")
+    assert proc.stderr == (
+        "dtypegate gate: error: empty.json: empty file (the run that should have written "
+        "this dtypegate report may have crashed)\n"
+    )
 
 
 # -- policy in pyproject.toml ------------------------------------------------------------
@@ -325,12 +368,15 @@ def test_policy_from_pyproject(tmp_path: Path, legs: list[str], capsys: pytest.C
     capsys.readouterr()
     code, out, err = _gate([*legs, "--config", str(project / "pyproject.toml")], capsys)
     assert (code, err) == (1, "")
-    assert out[-1] == (f"dtypegate gate: FAILED: 1 violation (2 legs, 3 tests, 12 cells; required: bf16, fp16; "
-                       f"required native: bf16; baseline: {rules.baseline})")
+    assert out[-1] == (
+        f"dtypegate gate: FAILED: 1 violation (2 legs, 3 tests, 12 cells; required: bf16, fp16; "
+        f"required native: bf16; baseline: {rules.baseline})"
+    )
 
 
-def test_command_line_wins_key_by_key(tmp_path: Path, legs: list[str], monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line_wins_key_by_key(
+    tmp_path: Path, legs: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     Path("pyproject.toml").write_text(
         '[tool.dtypegate.gate]\nrequire = ["fp8_e4m3"]\nrequire-native = ["fp16"]\n', encoding="utf-8"
     )  # found in the working directory without --config
@@ -339,26 +385,48 @@ def test_command_line_wins_key_by_key(tmp_path: Path, legs: list[str], monkeypat
     assert out[0] == "required: fp8_e4m3: no leg ran fp8_e4m3 and passed (no test asked for fp8_e4m3)"
     code, out, _ = _gate([legs[1], "--require", "fp32"], capsys)
     assert code == 0
-    assert out == ["dtypegate gate: passed (1 leg, 3 tests, 6 cells; required: fp32; required native: fp16; "
-                   "baseline: none)"]
+    assert out == [
+        "dtypegate gate: passed (1 leg, 3 tests, 6 cells; required: fp32; required native: fp16; baseline: none)"
+    ]
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('[tool.dtypegate.gate]\nrequired = ["bf16"]\n',
-         "[tool.dtypegate.gate]: unknown key 'required'; valid keys: require, require-native, baseline"),
-        ('[tool.dtypegate.gate]\nrequire = ["bf61"]\n',
-         f"[tool.dtypegate.gate] require: unknown precision 'bf61'; valid names: {VALID}"),
-        ("[tool.dtypegate.gate]\nrequire = 16\n",
-         "[tool.dtypegate.gate] require: expected a list of precision names, got 16"),
-        ("[tool.dtypegate.gate]\nbaseline = false\n",
-         "[tool.dtypegate.gate]: baseline must be a path string, got False"),
-        ('[tool.dtypegate]\ngate = "strict"\n', "[tool.dtypegate.gate]: must be a table"),
+        (
+            '[tool.dtypegate.gate]\nrequired = ["bf16"]\n',
+            "[tool.dtypegate.gate]: unknown key 'required'; valid keys: require, require-native, baseline, "
+            "allow-unprobed",
+        ),
+        (
+            '[tool.dtypegate.gate]\nrequire = ["bf61"]\n',
+            f"[tool.dtypegate.gate] require: unknown precision 'bf61'; valid names: {VALID}",
+        ),
+        (
+            "[tool.dtypegate.gate]\nrequire = 16\n",
+            "[tool.dtypegate.gate] require: expected a list of precision names, got 16",
+        ),
+        (
+            "[tool.dtypegate.gate]\nbaseline = false\n",
+            "[tool.dtypegate.gate]: baseline must be a path string, got False",
+        ),
+        (
+            '[tool.dtypegate]\ngate = "strict"\n',
+            "[tool.dtypegate.gate]: must be a table, got str 'strict' (the gate's rules live in [tool.dtypegate.gate])",
+        ),
+        # issue B 12: a scalar where a table must be is an error, not an empty policy
+        (
+            "[tool]\ndtypegate = 5\n",
+            "[tool.dtypegate]: must be a table, got int 5 (the gate's rules live in [tool.dtypegate.gate])",
+        ),
+        ("tool = [1]\n", "[tool]: must be a table, got an array [1] (the gate's rules live in [tool.dtypegate.gate])"),
+        (
+            "[tool.dtypegate.gate]\nallow-unprobed = 'yes'\n",
+            "[tool.dtypegate.gate]: allow-unprobed must be true or false, got 'yes'",
+        ),
     ],
 )
-def test_bad_policy_in_pyproject(text: str, problem: str, legs: list[str],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_policy_in_pyproject(text: str, problem: str, legs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     Path("pyproject.toml").write_text(text, encoding="utf-8")
     code, out, err = _gate([legs[1]], capsys)
     assert (code, out) == (2, [])

@@ -14,10 +14,11 @@ from reportdata import a100_report, v100_report
 from pytest_dtypegate import profiles, schemas
 from pytest_dtypegate.capabilities import SCHEMA as CAPABILITIES_SCHEMA
 from pytest_dtypegate.capabilities import Capabilities, CapabilitiesError, Support
-from pytest_dtypegate.ci.model import MATRIX_SCHEMA, build_matrix
+from pytest_dtypegate.ci.model import CELL_FIELDS, MATRIX_SCHEMA, build_matrix
 from pytest_dtypegate.ci.render.json import matrix_to_json
 from pytest_dtypegate.ci.runreport import OUTCOMES
 from pytest_dtypegate.ci.runreport import SCHEMA as REPORT_SCHEMA
+from pytest_dtypegate.facts import Category, SkipKind, Verdict
 
 
 @pytest.mark.parametrize(
@@ -41,8 +42,18 @@ def test_each_schema_names_its_format(name: str, title: str) -> None:
 def test_facts_the_schemas_list_are_the_code_facts() -> None:
     assert schemas.load("report")["$defs"]["outcome"]["enum"] == list(OUTCOMES)
     assert schemas.load("capabilities")["$defs"]["state"]["enum"] == [state.value for state in Support]
-    matrix_outcome = schemas.load("matrix")["properties"]["cells"]["items"]["properties"]["outcome"]
+    matrix_outcome = schemas.load("matrix-1")["properties"]["cells"]["items"]["properties"]["outcome"]
     assert matrix_outcome == {"$ref": "report.schema.json#/$defs/outcome"}
+    cell = schemas.load("matrix")["properties"]["cells"]["items"]["prefixItems"]
+    assert cell[4] == {"$ref": "report.schema.json#/$defs/outcome"}
+    assert schemas.load("matrix")["properties"]["fields"]["const"] == list(CELL_FIELDS)
+    assert len(cell) == len(CELL_FIELDS)
+    # the enums a reader checks are the code's own (issue B 9: a category outside them is refused)
+    defs = schemas.load("report")["$defs"]
+    assert defs["category"]["enum"] == [c.value for c in Category] + [None]
+    assert defs["skip_kind"]["enum"] == [k.value for k in SkipKind] + [None]
+    assert defs["decision"]["enum"] == [v.value for v in Verdict] + [None]
+    assert defs["support"]["enum"] == [s.value for s in Support] + [None]
 
 
 def test_report_and_profile_reuse_the_capabilities_shape() -> None:

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from ..capabilities import Capabilities, CapabilitiesError
 from ..facts import TestFacts, Verdict
+from ..text import printable
 from .runreport import OUTCOMES, effective_category, is_dtype_failure
 
 __all__ = [
@@ -32,8 +33,8 @@ SUMMARY_FAILURE_LIMIT = 10
 
 # -- escaping ----------------------------------------------------------------------------------
 def md_code(text: str) -> str:
-    """``text`` as a markdown code span that is safe inside a table cell."""
-    text = " ".join(text.split())
+    """``text`` as a markdown code span that is safe inside a table cell (control characters escaped)."""
+    text = printable(" ".join(text.split()))
     longest = run = 0
     for char in text:
         run = run + 1 if char == "`" else 0
@@ -46,7 +47,7 @@ def md_code(text: str) -> str:
 def md_text(text: str) -> str:
     """Plain text for markdown: one line, table-safe, no HTML or link syntax."""
     out = []
-    for char in " ".join(text.split()):
+    for char in printable(" ".join(text.split())):
         if char in "\\`*_[]<>|#!~&":
             out.append("\\" + char)
         else:
@@ -55,8 +56,10 @@ def md_text(text: str) -> str:
 
 
 def escape_data(text: str) -> str:
-    """Escape a workflow command's message: ``%``, ``\\r``, ``\\n``."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a workflow command's message: ``%``, ``\\r``, ``\\n``; other control characters and lone
+    surrogates as :func:`~pytest_dtypegate.text.printable` does (so nothing in it starts another command)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text)
 
 
 def escape_property(text: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import precisions as _p
 from ..capabilities import Support
+from ..text import printable
 from .files import InputError
 from .model import Cell, Matrix
 from .runreport import is_dtype_failure
@@ -40,7 +41,7 @@ __all__ = [
 
 #: Where pyproject.toml holds the rules, and the keys it may set (the command-line flags' names).
 GATE_TABLE = "tool.dtypegate.gate"
-GATE_KEYS = ("require", "require-native", "baseline")
+GATE_KEYS = ("require", "require-native", "baseline", "allow-unprobed")
 
 
 class ConfigError(InputError):
@@ -54,11 +55,13 @@ class GateRules:
     require: tuple[str, ...] = ()
     require_native: tuple[str, ...] = ()
     baseline: str | None = None
+    #: A leg whose device could not be probed ran its tests ungated; unless allowed, that is a violation.
+    allow_unprobed: bool = False
 
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str  # required | required-native | dtype-failure | regression | vanished | missing-leg
+    kind: str  # unprobed | required | required-native | dtype-failure | regression | vanished | missing-leg
     message: str
     test: str | None = None
     leg: str | None = None
@@ -66,7 +69,7 @@ class Violation:
 
     def line(self) -> str:
         """One line, whatever the reasons inside it held."""
-        return f"{self.kind}: {self.message}".replace("\r", " ").replace("\n", " ")
+        return printable(f"{self.kind}: {self.message}".replace("\r", " ").replace("\n", " "))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,10 +106,20 @@ def evaluate_gate(matrix: Matrix, rules: GateRules, baseline: Matrix | None = No
       ``unsupported``, ``mismatch``; a policy ``fail`` counts as ``unsupported``);
     - regression / vanished: a cell that passed in the baseline now fails, or
       is gone from a leg this run has; missing leg: a baseline leg with passed
-      cells has no report in this run at all.
+      cells has no report in this run at all;
+    - unprobed: a leg whose device could not be probed (its report's
+      ``capabilities.error``): the plugin then ran its tests as asked, ungated,
+      so its results say nothing about the device (unless ``allow_unprobed``).
     """
     out: list[Violation] = []
     legs = [leg.label for leg in matrix.legs]
+    if not rules.allow_unprobed:
+        for leg in matrix.legs:
+            if leg.probe_error:
+                message = (
+                    f"leg {leg.label}: the device could not be probed: {leg.probe_error}; its results were not gated"
+                )
+                out.append(Violation("unprobed", message, leg=leg.label))
     for name in rules.require:
         if any(c.precision == name and c.passed for c in matrix.cells):
             continue
@@ -175,19 +188,13 @@ def parse_precisions(value: Any, where: str) -> tuple[str, ...]:
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         items = list(value)
     else:
-        raise ConfigError(f"{where}: expected a list of precision names, got {value!r}")
-    names: list[str] = []
-    for item in items:
-        for part in item.replace(",", " ").split():
-            try:
-                name = _p.resolve(part, allow_auto=False)
-            except _p.UnknownPrecisionError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
-            if name not in names:
-                names.append(name)
-    if not names:
-        raise ConfigError(f"{where}: empty precision list")
-    return tuple(names)
+        raise ConfigError(f"{where}: expected a list of precision names, got {printable(repr(value))}")
+    try:
+        return _p.parse_list(items, allow_auto=False)
+    except _p.UnknownPrecisionError as exc:
+        raise ConfigError(f"{where}: {printable(exc)}") from None
+    except ValueError:
+        raise ConfigError(f"{where}: empty precision list") from None
 
 
 def load_gate_rules(path: str) -> GateRules:
@@ -208,24 +215,34 @@ def load_gate_rules(path: str) -> GateRules:
         table: Any = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    walked: list[str] = []
     for part in GATE_TABLE.split("."):
-        table = table.get(part) if isinstance(table, dict) else None
-    if table is None:
-        return GateRules()
+        table = table.get(part)
+        walked.append(part)
+        if table is None:
+            return GateRules()
+        if not isinstance(table, dict):
+            what = type(table).__name__ if not isinstance(table, list) else "an array"
+            raise ConfigError(
+                f"{path} [{'.'.join(walked)}]: must be a table, got {what} {printable(repr(table))[:80]} "
+                f"(the gate's rules live in [{GATE_TABLE}])"
+            )
     where = f"{path} [{GATE_TABLE}]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: must be a table")
     unknown = sorted(set(table) - set(GATE_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(GATE_KEYS)}")
     baseline = table.get("baseline")
     if baseline is not None and (not isinstance(baseline, str) or not baseline):
-        raise ConfigError(f"{where}: baseline must be a path string, got {baseline!r}")
+        raise ConfigError(f"{where}: baseline must be a path string, got {printable(repr(baseline))}")
     if baseline is not None and not os.path.isabs(baseline):
         baseline = os.path.join(os.path.dirname(path) or ".", baseline)
+    allow = table.get("allow-unprobed", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"{where}: allow-unprobed must be true or false, got {printable(repr(allow))}")
     native = "require-native"
     return GateRules(
         require=parse_precisions(table["require"], f"{where} require") if "require" in table else (),
         require_native=parse_precisions(table[native], f"{where} {native}") if native in table else (),
         baseline=baseline,
+        allow_unprobed=allow,
     )

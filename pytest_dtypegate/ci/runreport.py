@@ -20,6 +20,7 @@ from importlib import metadata
 from typing import Any, Optional
 
 from ..facts import Category, TestFacts, Verdict, facts_from_properties
+from ..text import one_line
 
 __all__ = [
     "OUTCOMES",
@@ -132,12 +133,17 @@ def is_dtype_failure(category: Optional[str]) -> bool:
 
 
 def _one_line(text: object) -> Optional[str]:
+    """The first non-blank line of ``text``, escaped and cut by :func:`pytest_dtypegate.text.one_line`.
+
+    The line is chosen here (a reason is the message's first line, not all of it
+    folded into one); escaping (control characters, lone surrogates, which no
+    UTF-8 file can hold) and the length limit are the one implementation in ``text``.
+    """
     if text is None:
         return None
     for line in str(text).splitlines():
-        line = line.strip()
-        if line:
-            return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 3] + "..."
+        if line.strip():
+            return one_line(line, REASON_LIMIT)
     return None
 
 

@@ -17,6 +17,7 @@ from ..ci.files import InputError
 from ..ci.pr_gate import GateRules, evaluate_gate, load_gate_rules, parse_precisions
 from ..ci.reading import load_baseline, load_matrix
 from ..exitcodes import ExitCode
+from ..text import printable
 
 __all__ = ["HELP", "add_arguments", "rules_from", "run"]
 
@@ -55,7 +56,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="read [tool.dtypegate.gate] from this file (default: ./pyproject.toml if present); the command line wins",
     )
-    parser.add_argument("--json", action="store_true", help="print the verdict and violations as JSON")
+    parser.add_argument(
+        "--allow-unprobed",
+        action="store_true",
+        default=None,
+        help="do not count a leg whose device could not be probed (its tests ran ungated) as a violation",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default=None,
+        help="text (one line per violation; the default), json, or github: the pull-request view as markdown "
+        "(what changed against the baseline first), for a comment or $GITHUB_STEP_SUMMARY",
+    )
+    parser.add_argument("--json", action="store_true", help="the same as --format json")
+    parser.add_argument(
+        "--artifact", metavar="WHERE", default=None, help="where the full matrix is (named in --format github)"
+    )
 
 
 def rules_from(args: argparse.Namespace) -> GateRules:
@@ -66,7 +83,13 @@ def rules_from(args: argparse.Namespace) -> GateRules:
     base = load_gate_rules(config) if config is not None else GateRules()
     require = parse_precisions(args.require, "--require") if args.require else base.require
     native = parse_precisions(args.require_native, "--require-native") if args.require_native else base.require_native
-    return GateRules(require=require, require_native=native, baseline=args.baseline or base.baseline)
+    allow = getattr(args, "allow_unprobed", None)
+    return GateRules(
+        require=require,
+        require_native=native,
+        baseline=args.baseline or base.baseline,
+        allow_unprobed=base.allow_unprobed if allow is None else bool(allow),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,10 +98,18 @@ def run(args: argparse.Namespace) -> int:
         matrix = load_matrix(args.reports)
         baseline = load_baseline(rules.baseline) if rules.baseline else None
     except InputError as exc:
-        sys.stderr.write(f"dtypegate gate: error: {exc}\n")
+        sys.stderr.write(f"dtypegate gate: error: {printable(exc)}\n")
         return ExitCode.BAD_INPUT
     violations = evaluate_gate(matrix, rules, baseline)
-    if args.json:
+    fmt = "json" if args.json else (getattr(args, "format", None) or "text")
+    if fmt == "github":
+        from ..ci.changes import compare
+        from ..ci.render.prview import render_prview
+
+        body = render_prview(matrix, rules, violations, compare(matrix, baseline), getattr(args, "artifact", None))
+        sys.stdout.write(body)
+        return ExitCode.FINDING if violations else ExitCode.OK
+    if fmt == "json":
         document = {
             "verdict": "failed" if violations else "passed",
             "violations": [v.to_json() for v in violations],
@@ -86,10 +117,11 @@ def run(args: argparse.Namespace) -> int:
                 "require": list(rules.require),
                 "require_native": list(rules.require_native),
                 "baseline": rules.baseline,
+                "allow_unprobed": rules.allow_unprobed,
             },
             "legs": [leg.label for leg in matrix.legs],
         }
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
         return ExitCode.FINDING if violations else ExitCode.OK
     scope = (
         f"{len(matrix.legs)} leg{'s' if len(matrix.legs) != 1 else ''}, {len(matrix.tests())} tests, "
@@ -100,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         f"required native: {', '.join(rules.require_native) or 'none'}; "
         f"baseline: {rules.baseline or 'none'}"
     )
+    checked = printable(checked)
     for violation in violations:
         sys.stdout.write(violation.line() + "\n")
     if violations:

@@ -3,7 +3,8 @@
 The formats, each ``<name>.schema.json`` in this package:
 
 - ``report``: one pytest run (``--dtypegate-report``), read by ``dtypegate matrix`` and ``dtypegate gate``;
-- ``matrix``: ``dtypegate matrix --format json``, read back by ``dtypegate gate --baseline``;
+- ``matrix``: ``dtypegate matrix --format json`` (``dtypegate.matrix/2``), read back by ``dtypegate gate --baseline``;
+- ``matrix-1``: the earlier ``dtypegate.matrix/1``, still read as a baseline;
 - ``profile``: a simulated platform (``--dtypegate-simulate``);
 - ``capabilities``: one device's support table; the report and the profile refer to it.
 
@@ -16,8 +17,8 @@ problems for their users; ``str(problem)`` is the plain form, for example
 
 The validator knows a subset of JSON Schema 2020-12: ``type``, ``enum``,
 ``const``, ``properties``, ``required``, ``additionalProperties``, ``items``,
-``minItems``, ``maxItems``, ``minimum``, ``minLength``, ``pattern`` (a Python
-regular expression, searched), ``anyOf``, ``not`` and ``$ref`` (within a file,
+``prefixItems``, ``minItems``, ``maxItems``, ``minimum``, ``maximum``, ``minLength``,
+``pattern`` (a Python regular expression, searched), ``anyOf``, ``not`` and ``$ref`` (within a file,
 ``#/$defs/x``, or to another file here, ``capabilities.schema.json#/...``).  A
 schema using any other keyword is refused when it is compiled, so a schema file
 cannot promise a check that is not made.  Checks that a schema cannot express
@@ -40,7 +41,7 @@ from typing import Any, Optional, Union
 __all__ = ["NAMES", "Problem", "SchemaError", "Validator", "format_path", "load", "validate", "validator"]
 
 #: The schemas shipped here, by name: ``<name>.schema.json``.
-NAMES: tuple[str, ...] = ("capabilities", "matrix", "profile", "report")
+NAMES: tuple[str, ...] = ("capabilities", "matrix", "matrix-1", "profile", "report")
 _SUFFIX = ".schema.json"
 
 Key = Union[str, int]
@@ -51,8 +52,8 @@ _Check = Callable[[Any, _Link, "list[Problem]"], None]
 #: The keywords :class:`Validator` checks (others are refused, not ignored).
 KEYWORDS = frozenset(
     {
-        "type", "enum", "const", "properties", "required", "additionalProperties", "items", "minItems",
-        "maxItems", "minimum", "minLength", "pattern", "anyOf", "not", "$ref",
+        "type", "enum", "const", "properties", "required", "additionalProperties", "items", "prefixItems",
+        "minItems", "maxItems", "minimum", "maximum", "minLength", "pattern", "anyOf", "not", "$ref",
     }
 )  # fmt: skip
 #: Keywords that only annotate; accepted anywhere.
@@ -158,6 +159,8 @@ class _Compiler:
             checks.append(_check_enum(list(schema["enum"])))
         if "minimum" in schema:
             checks.append(_check_minimum(schema["minimum"]))
+        if "maximum" in schema:
+            checks.append(_check_maximum(schema["maximum"]))
         if "minLength" in schema:
             checks.append(_check_min_length(int(schema["minLength"])))
         if "pattern" in schema:
@@ -179,7 +182,13 @@ class _Compiler:
                 self.node(extra, doc, root, f"{pointer}/additionalProperties") if isinstance(extra, Mapping) else None
             )
             checks.append(_check_object(properties, tuple(schema.get("required", ())), extra is False, extra_check))
-        if isinstance(schema.get("items"), (Mapping, bool)):
+        if "prefixItems" in schema:
+            prefix = [
+                self.node(sub, doc, root, f"{pointer}/prefixItems/{i}") for i, sub in enumerate(schema["prefixItems"])
+            ]
+            rest = self.node(schema.get("items", True), doc, root, f"{pointer}/items")
+            checks.append(_check_prefix_items(prefix, rest))
+        elif isinstance(schema.get("items"), (Mapping, bool)):
             checks.append(_check_items(self.node(schema["items"], doc, root, f"{pointer}/items")))
         if "$ref" in schema:
             checks.append(self.ref(schema["$ref"], doc, root, where))
@@ -268,11 +277,11 @@ def _check_const(const: Any) -> _Check:
 
 def _check_enum(options: list[Any]) -> _Check:
     text = ", ".join(map(str, options))
-    if all(isinstance(option, str) for option in options):
+    if all(isinstance(option, str) or option is None for option in options):
         strings = frozenset(options)
 
         def check_strings(value: Any, link: _Link, out: list[Problem]) -> None:
-            if not (isinstance(value, str) and value in strings):
+            if not ((value is None or isinstance(value, str)) and value in strings):
                 out.append(Problem(_path(link), "enum", value, f"{value!r} is not one of {text}", options))
 
         return check_strings
@@ -288,6 +297,14 @@ def _check_minimum(minimum: float) -> _Check:
     def check(value: Any, link: _Link, out: list[Problem]) -> None:
         if isinstance(value, (int, float)) and value < minimum:
             out.append(Problem(_path(link), "minimum", value, f"{value!r} is below the minimum {minimum}", minimum))
+
+    return check
+
+
+def _check_maximum(maximum: float) -> _Check:
+    def check(value: Any, link: _Link, out: list[Problem]) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > maximum:
+            out.append(Problem(_path(link), "maximum", value, f"{value!r} is above the maximum {maximum}", maximum))
 
     return check
 
@@ -391,6 +408,15 @@ def _check_items(sub: _Check) -> _Check:
         if isinstance(value, list):
             for index, item in enumerate(value):
                 sub(item, (link, index), out)
+
+    return check
+
+
+def _check_prefix_items(prefix: list[_Check], rest: _Check) -> _Check:
+    def check(value: Any, link: _Link, out: list[Problem]) -> None:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                (prefix[index] if index < len(prefix) else rest)(item, (link, index), out)
 
     return check
 

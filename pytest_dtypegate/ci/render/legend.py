@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..model import Matrix
+from ..model import Cell, Matrix
 
-__all__ = ["COLOURS", "LEGEND", "MARKS", "NOTHING", "SUPPORT_CLASS", "counts_line"]
+__all__ = [
+    "COLOURS",
+    "LEGEND",
+    "MARKS",
+    "NOTHING",
+    "STATES",
+    "STATE_CLASS",
+    "SUPPORT_CLASS",
+    "counts_line",
+    "coverage",
+    "coverage_text",
+    "state",
+]
 
 #: Cell classes -> background colour, shared by the HTML page and its legend.
 COLOURS: dict[str, str] = {
@@ -62,3 +74,46 @@ def counts_line(matrix: Matrix) -> str:
         if by[key]
     ]
     return ", ".join(parts) + (": " + ", ".join(detail) if detail else "")
+
+
+#: What a cell shows in the "what ran where" summary, in the order it lists them.
+STATES: tuple[str, ...] = ("native", "emulated", "ran", "downgraded", "skipped", "failed")
+#: State -> the cell class its count is coloured like.
+STATE_CLASS: dict[str, str] = {
+    "native": "passed",
+    "emulated": "skipped-hw",
+    "ran": "passed",
+    "downgraded": "downgraded",
+    "skipped": "skipped",
+    "failed": "failed",
+}
+
+
+def state(cell: Cell) -> str:
+    """How a cell ran, for the summary: natively, emulated, downgraded, skipped or failed."""
+    if cell.failed:
+        return "failed"
+    if cell.outcome in ("passed", "xpassed"):
+        if cell.downgraded:
+            return "downgraded"
+        if cell.support == "native":
+            return "native"
+        return "emulated" if cell.support == "emulated" else "ran"
+    return "skipped"
+
+
+def coverage(matrix: Matrix) -> dict[tuple[str, str], Counter[str]]:
+    """(leg, precision column) -> how many of its cells ran natively, emulated, downgraded, skipped, failed."""
+    out: dict[tuple[str, str], Counter[str]] = {}
+    for cell in matrix.cells:
+        key = (cell.leg, cell.column)
+        counts = out.get(key)
+        if counts is None:
+            counts = out[key] = Counter()
+        counts[state(cell)] += 1
+    return out
+
+
+def coverage_text(counts: Counter[str]) -> str:
+    """``412 native, 3 emulated, 200 skipped``."""
+    return ", ".join(f"{counts[name]} {name}" for name in STATES if counts[name])
