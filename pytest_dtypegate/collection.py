@@ -115,6 +115,18 @@ class Collection:
 
     def pytest_report_collectionfinish(self, config: pytest.Config) -> str | None:
         state = self.state
-        if not state.needed or config.option.collectonly or is_worker(config):
+        if not state.describes_device or config.option.collectonly or is_worker(config):
             return None
-        return "dtypegate: " + printable(state.capabilities().summary_line())
+        return self.header()
+
+    def pytest_report_header(self, config: pytest.Config) -> str | None:
+        # under xdist the controller collects nothing, so the collection-finish line never comes:
+        # a run that asked for simulation, audit, strict or a report says so at the start instead
+        state = self.state
+        if not state.describes_device or is_worker(config) or getattr(config.option, "dist", "no") in (None, "no"):
+            return None
+        return self.header()
+
+    def header(self) -> str:
+        """``dtypegate: simulating v100 (sm_70): ...``: the gated device, resolved now if nothing did yet."""
+        return "dtypegate: " + printable(self.state.capabilities().summary_line())

@@ -73,6 +73,13 @@ class TestFacts:
     category: str | None = None  # a Category value, when the test failed with a dtype error
     error_precision: str | None = None
     audit: list[str] = field(default_factory=list)  # "op:precision" executed, when audit is on
+    # each distinct GEMM the audit saw, with where it was called: {"op", "precision", "file", "line",
+    # "function", "phase" (setup | call | teardown), and when they apply "fixture" and "scope" (the fixture
+    # that ran it), "backward": true, "ignored": the dtypegate_strict_ignore pattern its call site matched}
+    sites: list[dict[str, Any]] = field(default_factory=list)
+    # the simulated errors raised in this test (--dtypegate-simulate), in the same shape, also when the
+    # test caught them (a library's capability check that then reported the precision missing)
+    simulated: list[dict[str, Any]] = field(default_factory=list)
 
     __test__ = False  # not a pytest test class
 

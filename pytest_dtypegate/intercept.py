@@ -1,52 +1,62 @@
-"""Op interception: raise a simulated platform's errors, record which GEMM precisions ran.
+"""Op interception: raise a simulated platform's errors, record which GEMM precisions ran and where.
 
-An :class:`Interceptor` wraps one test's call phase::
+An :class:`Interceptor` wraps a stretch of code; the plugin enters one for each
+test's setup, call and teardown, so fixtures of every scope are covered::
 
     with Interceptor(profile, audit=True) as interceptor:
         run_the_test()
     interceptor.executed   # [("linear", "bf16"), ("sdpa", "bf16"), ...]
+    interceptor.calls      # the same, each with its call site, phase and fixture
 
-While one is active, the Python entry points of the GEMM family are replaced by
-thin wrappers (see :data:`TARGETS`): ``torch.mm addmm addbmm matmul mv addmv
-bmm baddbmm einsum tensordot _scaled_mm conv*``, ``torch.nn.functional.linear
-conv* conv_transpose* scaled_dot_product_attention`` and the ``torch.Tensor``
-methods ``__matmul__ matmul mm mv bmm addmm addmv addbmm baddbmm`` and their
-in-place twins ``addmm_ addmv_ addbmm_ baddbmm_``.  That covers ``nn.Linear``,
-``nn.Conv*``, transformers' eager and sdpa attention, ``a @ b`` and the
-einsum contractions of attention and RoPE code.  A wrapper works out the
-precision the op computes in (the input's dtype, or the autocast dtype when
-``torch.autocast`` is on for that device type) and, when the profile marks it
-unsupported, raises the profile's exception with its exact message instead of
-running the op.
+A GEMM in a precision the profile marks unsupported raises the profile's
+exception with its exact message instead of running (the platform's own type
+and text, nothing added).  The precision is the deciding operand's dtype, or
+the autocast dtype when ``torch.autocast`` is on for its device type, or
+``tf32`` for an fp32 CUDA GEMM with TF32 allowed.
 
-The kind a profile entry is matched by (:data:`~pytest_dtypegate.profiles.KINDS`)
-is fixed per op, except for ``matmul`` (``bgemm`` when both operands are
-batched, ``gemv`` for a matrix times a vector, else ``gemm``) and ``einsum``,
-which reads its equation the way ``at::einsum`` contracts it, operand pairs
-from left to right: an equation that contracts no label shared by two
-operands (``"i,j->ij"``, ``"ij->ji"``, ``"ii"``) runs no GEMM and passes; the
-first pair that does is a ``bgemm`` when a label both keep survives into the
-result (``"bhqd,bhkd->bhqk"``) and a ``gemm`` otherwise (``"bld,dh->blh"``,
-which cuBLAS gets as one GEMM).  Label sizes are not looked at (a size-1
-label broadcasts instead of contracting), and with ``opt_einsum`` installed
-torch may pair the operands of a three-or-more-operand einsum in another
-order, so the first GEMM may be another one.
+Two layers see the GEMMs, chosen by measurement (``benchmarks/bench_intercept.py``):
 
-Why wrappers and not a ``TorchFunctionMode`` or ``TorchDispatchMode``: a mode
-sees every op, so every elementwise op pays a Python round trip; the wrappers
-cost nothing outside the GEMM family.  ``benchmarks/bench_intercept.py``
-measures the three side by side.  The wrappers are built on the first install
-and put back by later ones, so entering an interceptor costs a few ``setattr``.
+1. Entry-point wrappers (:data:`TARGETS`) replace the Python names of the GEMM
+   family while an interceptor is installed: ``torch.mm addmm addbmm matmul mv
+   addmv bmm baddbmm einsum tensordot _scaled_mm conv*``,
+   ``torch.nn.functional.linear conv* conv_transpose*
+   scaled_dot_product_attention`` and the ``torch.Tensor`` methods ``__matmul__
+   matmul mm mv bmm addmm addmv addbmm baddbmm`` and their in-place twins.  They
+   name the op as the test wrote it, read an einsum's equation (an equation that
+   contracts nothing, ``"i,j->ij"``, runs no GEMM and passes; see
+   :mod:`.einsum`) and decide a ``matmul``'s kind from its operands (``bgemm``
+   when both are batched, ``gemv`` for a matrix times a vector, else ``gemm``).
+2. The dispatch-level backstop (:mod:`.backstop`): Python kernels on the
+   backend dispatch keys of the aten GEMM ops, each calling the kernel it
+   replaced.  It sees what reaches those kernels by any path: a name bound at
+   import (``from torch import matmul``), the GEMMs torch composes in C++
+   (``torch.linalg.multi_dot``, ``torch.inner``, ``torch.linalg.matmul``,
+   ``F.bilinear``, ``torch.chain_matmul``), ``nn.MultiheadAttention``'s fast
+   path, the backward pass, and code compiled by ``torch.compile`` (inductor
+   calls the aten kernels for its GEMMs; while dynamo traces, the wrappers stand
+   aside, so the compiled code meets the platform's error when it runs, as an
+   eager run does).  A GEMM that a wrapper already decided is not decided again:
+   the wrapper marks its thread while the op runs.
 
-Not covered: a GEMM reached without going through those names (``from torch
-import matmul`` bound before the interceptor started, ``torch._C._nn.linear``
-or ``torch.functional.einsum`` called directly, ``torch.linalg.matmul``, the
-ops whose GEMMs torch calls from C++: ``torch.inner chain_matmul
-linalg.multi_dot``, ``F.bilinear``), code compiled by ``torch.compile``, and
-the backward pass, which runs in C++.  Vector products that run no GEMM
-(``torch.dot vdot outer ger``) are not intercepted; a ``matmul`` of two
-vectors (a dot) is gated as a ``gemm``.  Outside an interceptor nothing is
-patched.
+Why not a ``TorchDispatchMode`` (every aten op pays a Python round trip: 2.1x
+on the tiny Qwen3 forward) or a ``TorchFunctionMode`` (every torch call pays
+one, and it still misses the C++ composites and the backward pass): the two
+layers cost one or two Python calls per GEMM and nothing for any other op.
+
+Attribution: with ``audit``, every distinct GEMM is recorded once per call
+site (the first frame outside torch and this plugin, :mod:`.callsites`), with
+the test phase and the fixture (name and scope) it ran in, and whether it ran
+in the backward pass.  A simulated error raised is recorded the same way in
+:attr:`Interceptor.raised`.
+
+Not covered: a GEMM torch runs below the aten ops (``torch.dot vdot outer``,
+which run no GEMM, are not gated at all; a ``matmul`` of two vectors is gated
+as a ``gemm``), custom kernels (Triton, C++ extensions) that never call the
+aten GEMM ops, and an older torch without ``torch.library.get_kernel``, where
+only the wrappers run (:func:`coverage` says so).  Outside an interceptor
+nothing is patched, unless the plugin holds the installation for its session
+(:func:`hold`), in which case an op with no interceptor active passes straight
+through.
 
 torch is imported lazily, only when an interceptor that has work to do starts.
 """
@@ -54,16 +64,18 @@ torch is imported lazily, only when an interceptor that has work to do starts.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
-from collections import Counter
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import CodeType, TracebackType
+from typing import Any, NamedTuple, Optional
 
+from . import backstop, callsites
 from . import precisions as _p
+from .einsum import first_gemm, operands_and_equation
 from .profiles import OPS, ErrorSpec, Profile
 
-__all__ = ["TARGETS", "Interceptor", "active", "installed"]
+__all__ = ["TARGETS", "Call", "Interceptor", "active", "coverage", "hold", "installed", "release"]
 
 # (owner, attribute, op name, kind, positional index of the operand that decides
 # the precision, its keyword name).  kind None means "decided per call": matmul
@@ -113,7 +125,7 @@ assert all(t[2] in OPS for t in TARGETS)
 
 _LOCK = threading.RLock()
 _STACK: list[Interceptor] = []  # entered interceptors, innermost last
-_USERS = 0  # entered interceptors that need the patches
+_USERS = 0  # entered interceptors (and holds) that need the patches
 # what was replaced: (owner, attribute, whether owner defined it itself, original)
 _PATCHES: list[tuple[Any, str, bool, Any]] = []
 _DTYPES: dict[Any, str] = {}  # torch.dtype -> canonical precision, filled on first install
@@ -123,24 +135,63 @@ _WRAPPERS: dict[tuple[str, str], tuple[Any, Any]] = {}
 # autocast casts fp32 and its own targets (fp16, bf16), never fp64 or fp8
 _AUTOCAST_ELIGIBLE = frozenset({"fp32"} | {p.autocast for p in _p.PRECISIONS.values() if p.autocast})
 _MISSING = object()
+# per thread: ``depth`` > 0 while an op already decided by a wrapper or the backstop runs
+_LOCAL = threading.local()
 _torch: Any = None  # the torch module, bound on first install
-_any_autocast: Callable[[], bool] = bool  # torch._C._is_any_autocast_enabled, bound on first install
+
+
+def _no() -> bool:
+    return False
+
+
+def _no_task() -> int:
+    return -1
+
+
+_any_autocast: Callable[[], bool] = _no  # torch._C._is_any_autocast_enabled, bound on first install
+_compiling: Callable[[], bool] = _no  # torch.compiler.is_compiling, bound on first install
+_graph_task: Callable[[], int] = _no_task  # torch._C._current_graph_task_id: >= 0 in the backward pass
+_BACKSTOP = False  # whether the dispatch-level backstop is in (torch.library.get_kernel exists)
+
+
+class Call(NamedTuple):
+    """One distinct GEMM an interceptor saw (or refused), and where it came from."""
+
+    op: str
+    precision: str
+    site: Optional[callsites.Site]  # the first frame outside torch and this plugin
+    phase: Optional[str] = None  # setup | call | teardown, as the plugin set it
+    fixture: Optional[tuple[str, str]] = None  # (name, scope) of the fixture that ran it
+    backward: bool = False  # ran in the autograd engine's backward pass
 
 
 class Interceptor:
     """Raises ``profile``'s errors and (with ``audit``) records executed GEMM precisions.
 
-    A context manager, entered around one test's call phase.  Entering and
-    leaving restores everything, also when the body raises; interceptors nest
-    (the innermost decides) and the same one may be entered again.
-    ``executed`` lists ``(op, precision)`` pairs in first-run order, each once.
+    A context manager.  Entering and leaving restores everything, also when the
+    body raises; interceptors nest (the innermost decides) and the same one may
+    be entered again (the plugin enters one per test for each of its phases).
+    ``executed`` lists ``(op, precision)`` pairs in first-run order, each once;
+    ``calls`` lists each distinct :class:`Call` (op, precision, call site,
+    phase, fixture, backward) in first-run order; ``raised`` the simulated
+    errors raised, the same way (also without ``audit``).
+
+    The plugin sets :attr:`phase` and :attr:`fixture` while a phase or a
+    fixture runs, and :attr:`fixture_codes` (fixture function code -> (name,
+    scope)) so that a GEMM in a fixture's teardown is attributed to it.
     """
 
     def __init__(self, profile: Profile | None, *, audit: bool) -> None:
         self.profile = profile
         self.audit = audit
         self.executed: list[tuple[str, str]] = []
+        self.calls: list[Call] = []
+        self.raised: list[Call] = []
+        self.phase: str | None = None
+        self.fixture: tuple[str, str] | None = None
+        self.fixture_codes: Mapping[CodeType, tuple[str, str]] | None = None
         self._seen: set[tuple[str, str]] = set()
+        self._calls_seen: set[Call] = set()
         self._unsupported: frozenset[str] = profile.unsupported if profile is not None else frozenset()
         self._specs: dict[tuple[str, str, str], Any] = {}
 
@@ -176,7 +227,7 @@ class Interceptor:
                 if _USERS == 0:
                     _uninstall()
 
-    # -- called by the wrappers -------------------------------------------
+    # -- called by the wrappers and the backstop -----------------------------
     def _spec(self, precision: str, op: str, kind: str) -> ErrorSpec | None:
         key = (precision, op, kind)
         spec = self._specs.get(key, _MISSING)
@@ -186,11 +237,27 @@ class Interceptor:
             self._specs[key] = spec
         return spec  # type: ignore[no-any-return]
 
+    def _call(self, op: str, precision: str) -> Call:
+        frame = sys._getframe(2)
+        fixture = self.fixture
+        if fixture is None and self.phase == "teardown" and self.fixture_codes:
+            fixture = callsites.enclosing(frame, self.fixture_codes)
+        return Call(op, precision, callsites.caller(frame), self.phase, fixture, _graph_task() >= 0)
+
     def _record(self, op: str, precision: str) -> None:
         key = (op, precision)
         if key not in self._seen:
             self._seen.add(key)
             self.executed.append(key)
+        call = self._call(op, precision)
+        if call not in self._calls_seen:
+            self._calls_seen.add(call)
+            self.calls.append(call)
+
+    def _refused(self, op: str, precision: str) -> None:
+        call = self._call(op, precision)
+        if call not in self.raised:
+            self.raised.append(call)
 
 
 def active() -> Interceptor | None:
@@ -203,9 +270,38 @@ def installed() -> bool:
     return bool(_PATCHES)
 
 
+def coverage() -> str | None:
+    """None when both layers are in; otherwise what the installed interception cannot see."""
+    if not _PATCHES or _BACKSTOP:
+        return None
+    return (
+        "this torch has no torch.library.get_kernel, so only the Python entry points of the GEMM family are "
+        "intercepted: GEMMs torch composes in C++, the backward pass and compiled code run unchecked"
+    )
+
+
+def hold() -> None:
+    """Keep the interception installed until :func:`release` (the plugin holds it for a session)."""
+    global _USERS
+    with _LOCK:
+        if _USERS == 0:
+            _install()
+        _USERS += 1
+
+
+def release() -> None:
+    """Undo one :func:`hold`; the last user out takes the patches out."""
+    global _USERS
+    with _LOCK:
+        if _USERS > 0:
+            _USERS -= 1
+            if _USERS == 0:
+                _uninstall()
+
+
 # -- the gate ------------------------------------------------------------------
 def _precision(x: Any, kind: str | None) -> str | None:
-    """The precision a GEMM whose deciding operand is ``x`` computes in."""
+    """The precision a GEMM whose deciding operand is ``x`` computes in (autocast applies above the kernels)."""
     try:
         name = _DTYPES.get(x.dtype)
     except AttributeError:  # not a tensor: the op will complain on its own
@@ -216,6 +312,10 @@ def _precision(x: Any, kind: str | None) -> str | None:
         device_type = x.device.type
         if _torch.is_autocast_enabled(device_type):
             return _DTYPES.get(_torch.get_autocast_dtype(device_type), name)
+    return _tf32(x, name, kind)
+
+
+def _tf32(x: Any, name: str, kind: str | None) -> str:
     if name == "fp32" and x.is_cuda:
         if kind == "conv":
             tf32 = bool(_torch.backends.cudnn.allow_tf32)
@@ -226,97 +326,81 @@ def _precision(x: Any, kind: str | None) -> str | None:
     return name
 
 
-def _gate(ic: Interceptor, op: str, kind: str | None, x: Any, y: Any) -> None:
+def _matmul_kind(x: Any, y: Any) -> str:
+    """matmul's kind: batched only when both operands are; a matrix times a vector is a gemv."""
+    xd, yd = getattr(x, "ndim", 0), getattr(y, "ndim", 0)
+    return "bgemm" if xd >= 3 and yd >= 3 else "gemv" if yd == 1 and xd >= 2 else "gemm"
+
+
+def _decide(ic: Interceptor, op: str, kind: str, precision: str) -> None:
+    """Raise the platform's error for ``precision``, or record the op; ``kind`` is already known."""
     __tracebackhide__ = True
-    precision = _precision(x, kind)
-    if precision is None:
-        return
     if precision in ic._unsupported:
-        if kind is None:  # matmul: batched only when both operands are; a matrix times a vector is a gemv
-            xd, yd = getattr(x, "ndim", 0), getattr(y, "ndim", 0)
-            kind = "bgemm" if xd >= 3 and yd >= 3 else "gemv" if yd == 1 and xd >= 2 else "gemm"
         spec = ic._spec(precision, op, kind)
         if spec is not None:
+            ic._refused(op, precision)
             raise spec.exception()  # the platform's own type and message, nothing added
     if ic.audit:
         ic._record(op, precision)
 
 
-def _subscripts(sublist: Any) -> str:
-    """One operand's labels in einsum's sublist format, as equation letters (as torch converts them)."""
-    out = []
-    for s in sublist:
-        if s is Ellipsis:
-            out.append("...")
-        elif isinstance(s, int) and 0 <= s < 52:
-            out.append(chr(ord("A") + s) if s < 26 else chr(ord("a") + s - 26))
-        else:
-            raise ValueError(s)
-    return "".join(out)
-
-
-@functools.lru_cache(maxsize=512)
-def _einsum_kind(equation: str, n: int) -> str | None:
-    """The kind of the first GEMM ``at::einsum`` runs for ``equation`` on ``n`` operands; None if it runs none.
-
-    Follows ``at::einsum``'s pairwise contraction, left to right: a label is
-    summed by a pair's bmm when both sides have it and neither the output nor a
-    later operand does; the labels both sides keep are that bmm's batch.
-    """
-    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
-    terms = lhs.replace("...", ".").split(",")
-    if n < 2 or len(terms) != n:  # one operand runs no GEMM; a miscount makes einsum raise on its own
-        return None
-    if arrow:
-        out = frozenset(rhs.replace("...", "."))
-    else:  # implicit output: the ellipsis and the labels written once
-        counts = Counter(label for term in terms for label in term)
-        out = frozenset(label for label, k in counts.items() if k == 1) | {"."}
-    ops = [frozenset(term) for term in terms]
-    left = ops[0]
-    for i in range(1, n):
-        right = ops[i]
-        keep = out.union(*ops[i + 1:])
-        shared = left & right
-        if shared - keep:
-            return "bgemm" if shared & keep else "gemm"
-        left = (left | right) & keep
-    return None
+def _gate(ic: Interceptor, op: str, kind: str | None, x: Any, y: Any) -> None:
+    __tracebackhide__ = True
+    precision = _precision(x, kind)
+    if precision is None:
+        return
+    if kind is None:
+        if precision not in ic._unsupported and not ic.audit:
+            return
+        kind = _matmul_kind(x, y)
+    _decide(ic, op, kind, precision)
 
 
 def _gate_einsum(ic: Interceptor, args: tuple[Any, ...]) -> None:
     __tracebackhide__ = True
-    if len(args) < 2:
-        return  # einsum raises its own error
-    equation: Any = args[0]
-    if isinstance(equation, str):
-        operands: Any = args[1:]
-        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-            operands = operands[0]
-    else:  # sublist format: operand, sublist, operand, sublist, ..., [output sublist]
-        try:
-            equation = ",".join(_subscripts(s) for s in args[1::2])
-            if len(args) % 2:
-                equation += "->" + _subscripts(args[-1])
-        except (TypeError, ValueError):  # not a sublist: einsum raises its own error
-            return
-        operands = args[:-1:2] if len(args) % 2 else args[::2]
-    if not operands:
+    found = operands_and_equation(args)
+    if found is None:
         return
+    equation, operands = found
     precision = _precision(operands[0], "gemm")
     if precision is None or (precision not in ic._unsupported and not ic.audit):
         return
-    kind = _einsum_kind(equation, len(operands))
+    kind = first_gemm(equation, len(operands))
     if kind is None:  # a transpose, a diagonal, an outer product: no GEMM
         return
-    if precision in ic._unsupported:
-        spec = ic._spec(precision, "einsum", kind)
-        if spec is not None:
-            raise spec.exception()
-    if ic.audit:
-        ic._record("einsum", precision)
+    _decide(ic, "einsum", kind, precision)
 
 
+def _gate_kernel(ic: Interceptor, op: str, kind: str, x: Any) -> None:
+    """The backstop's decision: below autocast, so the operand's dtype is the one the kernel computes in."""
+    __tracebackhide__ = True
+    try:
+        name = _DTYPES.get(x.dtype)
+    except AttributeError:
+        return
+    if name is not None:
+        _decide(ic, op, kind, _tf32(x, name, kind))
+
+
+def _quietly(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run an op already decided, with this thread marked so that nothing below decides it again."""
+    local = _LOCAL
+    local.depth = getattr(local, "depth", 0) + 1
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        local.depth -= 1
+
+
+def _deciding() -> Interceptor | None:
+    """The interceptor that decides an op reaching a wrapper or kernel now, if any."""
+    if not _STACK or getattr(_LOCAL, "depth", 0) > 0:
+        return None
+    ic = _STACK[-1]
+    return ic if ic._unsupported or ic.audit else None
+
+
+# -- the wrappers ----------------------------------------------------------------
 def _finish(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Any:
     try:
         functools.update_wrapper(wrapper, original)
@@ -325,52 +409,41 @@ def _finish(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Any:
     return wrapper
 
 
-def _einsum_wrapper(original: Callable[..., Any]) -> Any:
+def _wrapper(original: Callable[..., Any], op: str, kind: str | None, index: int, keyword: str) -> Any:
+    # while dynamo traces (torch.compile), a wrapper stands aside without reading the stack, so the
+    # compiled graph holds no guard on it; the compiled code's GEMMs meet the backstop when they run
+    if op == "einsum":  # operands and kind come from the equation
+
+        def einsum(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            if not _compiling():
+                ic = _deciding()
+                if ic is not None:
+                    _gate_einsum(ic, args)
+                    return _quietly(original, args, kwargs)
+            return original(*args, **kwargs)
+
+        return _finish(einsum, original)
+
+    other = index + 1
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
-        if _STACK:
-            ic = _STACK[-1]
-            if ic._unsupported or ic.audit:
-                _gate_einsum(ic, args)
+        if not _compiling():
+            ic = _deciding()
+            if ic is not None:
+                n = len(args)
+                x = args[index] if n > index else kwargs.get(keyword)
+                y = (args[other] if n > other else kwargs.get("other")) if kind is None else None
+                _gate(ic, op, kind, x, y)
+                return _quietly(original, args, kwargs)
         return original(*args, **kwargs)
 
     return _finish(wrapper, original)
 
 
-def _wrapper(original: Callable[..., Any], op: str, kind: str | None, index: int, keyword: str) -> Any:
-    if op == "einsum":  # operands and kind come from the equation
-        return _einsum_wrapper(original)
-    if kind is None:
-        other = index + 1
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            __tracebackhide__ = True
-            if _STACK:
-                ic = _STACK[-1]
-                if ic._unsupported or ic.audit:
-                    n = len(args)
-                    _gate(
-                        ic, op, None,
-                        args[index] if n > index else kwargs.get(keyword),
-                        args[other] if n > other else kwargs.get("other"),
-                    )
-            return original(*args, **kwargs)
-
-    else:
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            __tracebackhide__ = True
-            if _STACK:
-                ic = _STACK[-1]
-                if ic._unsupported or ic.audit:
-                    _gate(ic, op, kind, args[index] if len(args) > index else kwargs.get(keyword), None)
-            return original(*args, **kwargs)
-
-    return _finish(wrapper, original)
-
-
 def _install() -> None:
-    global _torch, _any_autocast
+    global _torch, _any_autocast, _compiling, _graph_task, _BACKSTOP
     import importlib
 
     try:
@@ -380,6 +453,9 @@ def _install() -> None:
 
     _torch = torch
     _any_autocast = torch._C._is_any_autocast_enabled
+    _compiling = getattr(getattr(torch, "compiler", None), "is_compiling", _no)
+    _graph_task = getattr(torch._C, "_current_graph_task_id", _no_task)
+    callsites.skip_dirs(torch, sys.modules[__package__ or "pytest_dtypegate"])
     if not _DTYPES:
         for prec in _p.PRECISIONS.values():
             if prec.autocast is None and not prec.tf32 and hasattr(torch, prec.storage):
@@ -398,6 +474,7 @@ def _install() -> None:
                 _WRAPPERS[(owner_name, attr)] = cached
             setattr(owner, attr, cached[1])
             done.append((owner, attr, owned, original))
+        _BACKSTOP = backstop.install(torch, (_deciding, _gate_kernel, _quietly))
     except BaseException:
         _restore(done)
         raise
@@ -416,6 +493,15 @@ def _restore(patches: list[tuple[Any, str, bool, Any]]) -> None:
 
 
 def _uninstall() -> None:
+    global _BACKSTOP
     patches = list(_PATCHES)
     _PATCHES.clear()
     _restore(patches)
+    if _BACKSTOP:
+        backstop.uninstall()
+        _BACKSTOP = False
+
+
+def _einsum_kind(equation: str, n: int) -> str | None:
+    """The kind of the first GEMM ``at::einsum`` runs (:func:`.einsum.first_gemm`)."""
+    return first_gemm(equation, n)

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import policy
 from . import precisions as _p
+from .callsites import parse_ignores
 
 __all__ = ["MAX_SECONDS", "OptionError", "Options", "flag", "read", "register", "reported", "seconds", "spec"]
 
@@ -173,6 +174,12 @@ class Options:
         "declaring it (implies --dtypegate-audit)",
         check=_truth,
         reported=True,
+    )
+    strict_ignore: tuple[str, ...] = _option(
+        (),
+        help="call sites strict mode does not blame, besides the built-in library capability checks: "
+        "module:function or path patterns (fnmatch), separated by spaces or lines",
+        check=parse_ignores,
     )
     report: str | None = _option(help="write the run's JSON report to this path", check=_report, path=True)
     leg: str | None = _option(

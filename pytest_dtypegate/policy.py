@@ -7,6 +7,7 @@ and returns a frozen decision.  No pytest, no torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -241,18 +242,33 @@ def declared(request: Request | None, decision: Decision | None) -> frozenset[st
 
 
 def undeclared_gemm(
-    executed: list[tuple[str, str]], declared_precisions: frozenset[str], caps: Capabilities
+    executed: Sequence[tuple[str, str] | tuple[str, str, str | None]],
+    declared_precisions: frozenset[str],
+    caps: Capabilities,
 ) -> tuple[str, str] | None:
-    """Strict audit: (precision, reason) when a test ran a GEMM in an undeclared, non-native precision."""
-    for op, precision in executed:
+    """Strict audit: (precision, reason) when a test ran a GEMM in an undeclared, non-native precision.
+
+    ``executed`` holds ``(op, precision)`` pairs, or ``(op, precision, where)``
+    where ``where`` says where the op was called (``tests/test_m.py:12 in
+    test_generate``); the reason names it, and the marker that declares the
+    precision.
+    """
+    for entry in executed:
+        op, precision = entry[0], entry[1]
         if precision in declared_precisions:
             continue
         support = caps.support_of(precision)
         if support is Support.NATIVE:
             continue
+        where = entry[2] if len(entry) > 2 else None
+        known = _p.PRECISIONS.get(precision)
+        marker = known.declare if known is not None else f'@requires_dtype("{precision}")'
         return precision, (
             f"dtypegate strict: {op} ran in {precision}, which is {support.value} on {caps.label()}, "
-            f"but the test does not declare {precision}. Declare it (@requires_dtype('{precision}') or take "
-            "the precision from model_dtype) so the gate can skip or downgrade it where it cannot run."
+            f"but the test does not declare {precision}."
+            + (f" Called at {where}." if where else "")
+            + f" Declare it ({marker}, or take the precision from model_dtype) so the gate can skip or "
+            "downgrade it where it cannot run; a library's own capability check belongs in "
+            "dtypegate_strict_ignore."
         )
     return None

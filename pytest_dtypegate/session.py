@@ -9,6 +9,7 @@ suite that uses none of the plugin's markers or fixtures.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,25 @@ class SessionState:
         self.needed = False  # some collected item uses a marker or fixture of ours
         self.torch_missing = importlib.util.find_spec("torch") is None
         self.worker_capabilities: dict[str, Any] | None = None  # the controller's copy of a worker's probe
+
+    @property
+    def loud(self) -> bool:
+        """Whether an option acts on every test (simulate, audit, strict, report): then the header line and
+        the summary section always appear and the device's capabilities are resolved up front, whether or
+        not the suite uses the plugin's markers or fixtures."""
+        opts = self.options
+        return self.profile is not None or opts.audit or opts.strict or bool(opts.report)
+
+    @property
+    def describes_device(self) -> bool:
+        """Whether the header resolves the device now: a test of ours needs it, or a loud option asks for it.
+
+        A report alone does not probe a suite that never imported torch (a torch-free suite stays
+        torch-free); simulation costs nothing, and audit and strict import torch to watch its ops anyway.
+        """
+        if self.needed or self.profile is not None or self.options.audit:
+            return True
+        return bool(self.options.report) and "torch" in sys.modules
 
     @property
     def resolved(self) -> Capabilities | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from pytest_dtypegate import intercept, profiles  # noqa: E402
+from pytest_dtypegate import backstop, intercept, profiles  # noqa: E402
 from pytest_dtypegate.intercept import TARGETS, Interceptor  # noqa: E402
 from pytest_dtypegate.transformers import tiny_model  # noqa: E402
 
@@ -26,9 +27,7 @@ QWEN_GEMV = "at::cuda::blas::gemv: not implemented for struct c10::BFloat16"
 # kind -> the text each profile raises for it in bf16 (cuBLAS runs a bf16 gemv as a gemm on CUDA 11+)
 P100_TEXT = {"gemm": P100_GEMM, "gemv": P100_GEMM, "conv": P100_GEMM, "bgemm": P100_BGEMM, "sdpa": P100_BGEMM}
 QWEN_TEXT = {"gemm": QWEN_GEMM, "gemv": QWEN_GEMV, "conv": QWEN_GEMM, "bgemm": QWEN_BGEMM, "sdpa": QWEN_BGEMM}
-SCALED_MM = (
-    "torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 or 8.9, or ROCm MI300+"
-)
+SCALED_MM = "torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 or 8.9, or ROCm MI300+"
 
 
 def _snapshot() -> dict[tuple[str, str], tuple[bool, Any]]:
@@ -45,6 +44,7 @@ def _restored() -> Any:
     before = _snapshot()
     yield
     assert not intercept.installed()
+    assert not backstop.installed()
     assert intercept.active() is None
     assert _snapshot() == before
 
@@ -76,8 +76,7 @@ CALLS: list[tuple[str, Callable[[Any], Any], str]] = [
     ("Tensor.addmm", lambda d: t(3, dtype=d).addmm(t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
     ("torch.bmm", lambda d: torch.bmm(t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "bgemm"),
     ("Tensor.bmm", lambda d: t(2, 3, 8, dtype=d).bmm(t(2, 8, 3, dtype=d)), "bgemm"),
-    ("torch.baddbmm", lambda d: torch.baddbmm(t(2, 3, 3, dtype=d), t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)),
-     "bgemm"),
+    ("torch.baddbmm", lambda d: torch.baddbmm(t(2, 3, 3, dtype=d), t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "bgemm"),
     ("nn.Conv1d", lambda d: nn.Conv1d(2, 3, 3).to(d)(t(1, 2, 8, dtype=d)), "conv"),
     ("nn.Conv2d", lambda d: nn.Conv2d(2, 3, 3).to(d)(t(1, 2, 8, 8, dtype=d)), "conv"),
     ("torch.conv2d", lambda d: torch.conv2d(t(1, 2, 8, 8, dtype=d), t(3, 2, 3, 3, dtype=d)), "conv"),
@@ -91,22 +90,33 @@ CALLS: list[tuple[str, Callable[[Any], Any], str]] = [
     ("torch.matmul matrix @ vector", lambda d: torch.matmul(t(3, 8, dtype=d), t(8, dtype=d)), "gemv"),
     ("a @ v 3-D", lambda d: t(2, 3, 8, dtype=d) @ t(8, dtype=d), "gemv"),
     # einsum: the kind follows the equation
-    ("einsum attention scores", lambda d: torch.einsum("bhqd,bhkd->bhqk", t(1, 2, 4, 8, dtype=d),
-                                                       t(1, 2, 5, 8, dtype=d)), "bgemm"),
+    (
+        "einsum attention scores",
+        lambda d: torch.einsum("bhqd,bhkd->bhqk", t(1, 2, 4, 8, dtype=d), t(1, 2, 5, 8, dtype=d)),
+        "bgemm",
+    ),
     ("einsum projection", lambda d: torch.einsum("bld,dh->blh", t(2, 3, 8, dtype=d), t(8, 4, dtype=d)), "gemm"),
     ("einsum matrix-vector", lambda d: torch.einsum("ij,j->i", t(3, 8, dtype=d), t(8, dtype=d)), "gemm"),
     ("einsum implicit output", lambda d: torch.einsum("ij,jk", t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
     ("einsum operand list", lambda d: torch.einsum("ij,jk->ik", [t(2, 8, dtype=d), t(8, 3, dtype=d)]), "gemm"),
-    ("einsum sublists", lambda d: torch.einsum(t(2, 8, dtype=d), [0, 1], t(8, 3, dtype=d), [1, 2], [0, 2]),
-     "gemm"),
-    ("einsum sublists ellipsis", lambda d: torch.einsum(t(2, 3, 8, dtype=d), [..., 0, 1], t(2, 8, 4, dtype=d),
-                                                        [..., 1, 2], [..., 0, 2]), "bgemm"),
-    ("einsum three operands", lambda d: torch.einsum("bn,anm,bm->ba", t(2, 5, dtype=d), t(3, 5, 4, dtype=d),
-                                                     t(2, 4, dtype=d)), "gemm"),
+    ("einsum sublists", lambda d: torch.einsum(t(2, 8, dtype=d), [0, 1], t(8, 3, dtype=d), [1, 2], [0, 2]), "gemm"),
+    (
+        "einsum sublists ellipsis",
+        lambda d: torch.einsum(t(2, 3, 8, dtype=d), [..., 0, 1], t(2, 8, 4, dtype=d), [..., 1, 2], [..., 0, 2]),
+        "bgemm",
+    ),
+    (
+        "einsum three operands",
+        lambda d: torch.einsum("bn,anm,bm->ba", t(2, 5, dtype=d), t(3, 5, 4, dtype=d), t(2, 4, dtype=d)),
+        "gemm",
+    ),
     # tensordot and addbmm run one 2-D GEMM
     ("torch.tensordot", lambda d: torch.tensordot(t(2, 3, 8, dtype=d), t(8, 4, dtype=d), dims=1), "gemm"),
-    ("torch.tensordot dims lists", lambda d: torch.tensordot(t(3, 8, dtype=d), t(4, 8, dtype=d),
-                                                             dims=([1], [1])), "gemm"),
+    (
+        "torch.tensordot dims lists",
+        lambda d: torch.tensordot(t(3, 8, dtype=d), t(4, 8, dtype=d), dims=([1], [1])),
+        "gemm",
+    ),
     ("torch.addbmm", lambda d: torch.addbmm(t(3, 3, dtype=d), t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "gemm"),
     ("Tensor.addbmm", lambda d: t(3, 3, dtype=d).addbmm(t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "gemm"),
     ("Tensor.addbmm_", lambda d: t(3, 3, dtype=d).addbmm_(t(2, 3, 8, dtype=d), t(2, 8, 3, dtype=d)), "gemm"),
@@ -150,9 +160,23 @@ def test_bf16_runs_without_a_profile_that_refuses_it(name: str, call: Callable[[
     torch.testing.assert_close(got, expected)
 
 
-NEW_ENTRY_POINTS = [c for c in CALLS if c[0].split()[0] in (
-    "torch.mv", "Tensor.mv", "torch.addmv", "Tensor.addmv", "Tensor.addmv_", "einsum", "torch.tensordot",
-    "torch.addbmm", "Tensor.addbmm", "Tensor.addbmm_")]
+NEW_ENTRY_POINTS = [
+    c
+    for c in CALLS
+    if c[0].split()[0]
+    in (
+        "torch.mv",
+        "Tensor.mv",
+        "torch.addmv",
+        "Tensor.addmv",
+        "Tensor.addmv_",
+        "einsum",
+        "torch.tensordot",
+        "torch.addbmm",
+        "Tensor.addbmm",
+        "Tensor.addbmm_",
+    )
+]
 
 
 @pytest.mark.parametrize(("name", "call", "kind"), NEW_ENTRY_POINTS, ids=[c[0] for c in NEW_ENTRY_POINTS])
@@ -183,7 +207,11 @@ def test_einsum_and_friends_are_audited() -> None:
         torch.addbmm(t(3, 3, dtype=torch.float64), t(2, 3, 8, dtype=torch.float64), t(2, 8, 3, dtype=torch.float64))
         t(3, 8) @ t(8)
     assert ic.executed == [
-        ("einsum", "bf16"), ("mv", "fp16"), ("tensordot", "fp32"), ("addbmm", "fp64"), ("matmul", "fp32"),
+        ("einsum", "bf16"),
+        ("mv", "fp16"),
+        ("tensordot", "fp32"),
+        ("addbmm", "fp64"),
+        ("matmul", "fp32"),
     ]
 
 
@@ -194,11 +222,34 @@ def test_einsum_under_autocast_computes_in_the_autocast_dtype() -> None:
         assert str(info.value) == QWEN_GEMM
 
 
-@pytest.mark.parametrize("equation", [
-    "ij,jk->ik", "ij,jk", "bij,bjk->bik", "bhqd,bhkd->bhqk", "bld,dh->blh", "i,j->ij", "ij->ji", "ii", "ii->i",
-    "i,i->", "ij,j->i", "bi,bi->b", "bn,anm,bm->ba", "ij,jk,kl->il", "ab,ab,ab->", "ij,ij,jk->ik",
-    "...ij,...jk->...ik", "...ij,...jk->ik", "i,i->i", "ij,ji->", "abc,abd->cd", "ab,bc,cd,de->ae", "ij,jk->ijk",
-])
+@pytest.mark.parametrize(
+    "equation",
+    [
+        "ij,jk->ik",
+        "ij,jk",
+        "bij,bjk->bik",
+        "bhqd,bhkd->bhqk",
+        "bld,dh->blh",
+        "i,j->ij",
+        "ij->ji",
+        "ii",
+        "ii->i",
+        "i,i->",
+        "ij,j->i",
+        "bi,bi->b",
+        "bn,anm,bm->ba",
+        "ij,jk,kl->il",
+        "ab,ab,ab->",
+        "ij,ij,jk->ik",
+        "...ij,...jk->...ik",
+        "...ij,...jk->ik",
+        "i,i->i",
+        "ij,ji->",
+        "abc,abd->cd",
+        "ab,bc,cd,de->ae",
+        "ij,jk->ijk",
+    ],
+)
 def test_einsum_kind_matches_what_torch_runs(equation: str) -> None:
     """The equation reading agrees with at::einsum: the first aten::bmm it runs, batched or not, or none."""
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -347,7 +398,11 @@ def test_audit_records_each_op_and_precision_once_in_order() -> None:
             nn.Linear(8, 4)(t(2, 8))
             torch.bmm(t(2, 3, 8, dtype=torch.float16), t(2, 8, 3, dtype=torch.float16))
     assert ic.executed == [
-        ("linear", "bf16"), ("matmul", "bf16"), ("sdpa", "bf16"), ("linear", "fp32"), ("bmm", "fp16"),
+        ("linear", "bf16"),
+        ("matmul", "bf16"),
+        ("sdpa", "bf16"),
+        ("linear", "fp32"),
+        ("bmm", "fp16"),
     ]
 
 
@@ -381,8 +436,9 @@ def test_everything_is_restored_after_an_exception_inside() -> None:
 
 
 def test_simulated_error_propagates_and_restores() -> None:
-    with pytest.raises(RuntimeError, match=r"^at::cuda::blas::gemm"), Interceptor(
-        profiles.load("qwen-windows-cuda10"), audit=False
+    with (
+        pytest.raises(RuntimeError, match=r"^at::cuda::blas::gemm"),
+        Interceptor(profiles.load("qwen-windows-cuda10"), audit=False),
     ):
         torch.mm(t(2, 2, dtype=torch.bfloat16), t(2, 2, dtype=torch.bfloat16))
     assert not intercept.installed()
@@ -425,8 +481,12 @@ def test_user_profile_file(tmp_path: Path) -> None:
     data = profiles.load("h100").to_json()
     data["name"] = "no-doubles"
     data["capabilities"]["support"]["fp64"] = {"support": "unsupported", "message": "no fp64 units"}
-    data["errors"] = {"fp64": [{"ops": ["conv"], "type": "NotImplementedError", "message": "no fp64 conv"},
-                               {"ops": ["*"], "type": "ValueError", "message": "no fp64 at all"}]}
+    data["errors"] = {
+        "fp64": [
+            {"ops": ["conv"], "type": "NotImplementedError", "message": "no fp64 conv"},
+            {"ops": ["*"], "type": "ValueError", "message": "no fp64 at all"},
+        ]
+    }
     path = tmp_path / "no-doubles.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     with Interceptor(profiles.load(str(path)), audit=False):
@@ -463,3 +523,169 @@ def test_tiny_model_audit_in_bf16() -> None:
     with torch.no_grad(), Interceptor(None, audit=True) as ic:
         model(torch.randint(0, 128, (1, 8)))
     assert ic.executed == [("linear", "bf16"), ("matmul", "bf16")]
+
+
+# -- the dispatch-level backstop: GEMMs that never pass a Python entry point ------------
+def _import_bound(d: Any) -> Any:
+    from torch import matmul  # bound before (and independently of) any patch
+
+    return matmul(t(2, 8, dtype=d), t(8, 3, dtype=d))
+
+
+def _mha_fast_path(d: Any) -> Any:
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).to(d).eval()
+    x = t(1, 4, 8, dtype=d)
+    with torch.no_grad():  # eval + no_grad + batch_first: torch._native_multi_head_attention, all in C++
+        return mha(x, x, x)[0]
+
+
+def _backward(d: Any) -> Any:
+    # addr's forward is elementwise; its backward runs grad.mv(vec2): a GEMV only the backward pass runs
+    v = t(8, dtype=d).requires_grad_()
+    torch.addr(t(8, 8, dtype=d), v, t(8, dtype=d)).sum().backward()
+    return v.grad
+
+
+def _chain_matmul(d: Any) -> Any:
+    with warnings.catch_warnings():  # deprecated (once per process), and still there
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.chain_matmul(t(2, 8, dtype=d), t(8, 8, dtype=d), t(8, 3, dtype=d))
+
+
+# (name, call(dtype), the kind its first GEMM is)
+ESCAPES: list[tuple[str, Callable[[Any], Any], str]] = [
+    ("from torch import matmul", _import_bound, "gemm"),
+    (
+        "torch.linalg.multi_dot",
+        lambda d: torch.linalg.multi_dot([t(2, 8, dtype=d), t(8, 8, dtype=d), t(8, 3, dtype=d)]),
+        "gemm",
+    ),
+    ("torch.inner", lambda d: torch.inner(t(2, 8, dtype=d), t(3, 8, dtype=d)), "gemm"),
+    ("torch.linalg.matmul", lambda d: torch.linalg.matmul(t(2, 8, dtype=d), t(8, 3, dtype=d)), "gemm"),
+    ("F.bilinear", lambda d: F.bilinear(t(2, 8, dtype=d), t(2, 8, dtype=d), t(3, 8, 8, dtype=d)), "bgemm"),
+    ("torch.chain_matmul", _chain_matmul, "gemm"),
+    ("nn.MultiheadAttention fast path", _mha_fast_path, "gemm"),
+    ("backward pass", _backward, "gemv"),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), ESCAPES, ids=[c[0] for c in ESCAPES])
+def test_gemms_below_the_entry_points_raise_the_platform_error(
+    name: str, call: Callable[[Any], Any], kind: str
+) -> None:
+    with Interceptor(profiles.load("p100"), audit=False), pytest.raises(RuntimeError) as info:
+        call(torch.bfloat16)
+    assert type(info.value) is RuntimeError
+    assert str(info.value) == P100_TEXT[kind]
+
+
+@pytest.mark.parametrize(("name", "call", "kind"), ESCAPES, ids=[c[0] for c in ESCAPES])
+def test_gemms_below_the_entry_points_run_where_the_platform_has_them(
+    name: str, call: Callable[[Any], Any], kind: str
+) -> None:
+    torch.manual_seed(1)
+    expected = call(torch.bfloat16)
+    with Interceptor(profiles.load("a100"), audit=True) as ic:
+        torch.manual_seed(1)
+        got = call(torch.bfloat16)
+    torch.testing.assert_close(got, expected)
+    assert ic.executed and all(p == "bf16" for _, p in ic.executed)
+
+
+def test_the_backward_pass_is_audited_and_marked() -> None:
+    linear = nn.Linear(8, 4).to(torch.bfloat16)
+    x = t(2, 8, dtype=torch.bfloat16)
+    with Interceptor(None, audit=True) as ic:
+        linear(x).sum().backward()
+    assert ic.executed == [("linear", "bf16"), ("mm", "bf16")]
+    forward = [c for c in ic.calls if not c.backward]
+    backward = [c for c in ic.calls if c.backward]
+    assert [(c.op, c.precision) for c in forward] == [("linear", "bf16")]
+    assert {(c.op, c.precision) for c in backward} == {("mm", "bf16")}
+    this_file = Path(__file__).resolve()
+    for call in ic.calls:  # the first frame outside torch: here, for the forward and for .backward()
+        assert call.site is not None and Path(call.site.file).resolve() == this_file
+        assert call.site.function == "test_the_backward_pass_is_audited_and_marked"
+
+
+def test_a_gemm_decided_by_a_wrapper_is_not_decided_again_below() -> None:
+    with Interceptor(None, audit=True) as ic:
+        nn.Linear(8, 4)(t(2, 8))  # linear -> addmm: one decision, named as the test wrote it
+        torch.einsum("bld,dh->blh", t(2, 3, 8), t(8, 4))  # einsum -> bmm
+        F.scaled_dot_product_attention(*(t(1, 2, 4, 8),) * 3)  # sdpa -> its CPU kernel
+    assert ic.executed == [("linear", "fp32"), ("einsum", "fp32"), ("sdpa", "fp32")]
+
+
+def test_each_call_site_is_recorded_once_in_first_run_order() -> None:
+    a = t(4, 4, dtype=torch.bfloat16)
+
+    def helper() -> Any:
+        return a @ a
+
+    with Interceptor(None, audit=True) as ic:
+        for _ in range(3):
+            helper()
+            a @ a
+    assert ic.executed == [("matmul", "bf16")]
+    assert [(c.site.function if c.site else None) for c in ic.calls] == [
+        "test_each_call_site_is_recorded_once_in_first_run_order.<locals>.helper"
+        if hasattr(helper.__code__, "co_qualname")
+        else "helper",
+        "test_each_call_site_is_recorded_once_in_first_run_order",
+    ]
+    assert all(c.phase is None and c.fixture is None and not c.backward for c in ic.calls)
+
+
+def test_phase_and_fixture_are_stamped_on_the_calls() -> None:
+    ic = Interceptor(None, audit=True)
+    ic.phase, ic.fixture = "setup", ("model", "session")
+    with ic:
+        t(2, 8) @ t(8, 2)
+    ic.phase, ic.fixture = "call", None
+    with ic:
+        t(2, 8) @ t(8, 2)
+    assert [(c.phase, c.fixture) for c in ic.calls] == [("setup", ("model", "session")), ("call", None)]
+
+
+def test_a_refused_gemm_is_recorded_with_its_call_site_also_without_audit() -> None:
+    with Interceptor(profiles.load("p100"), audit=False) as ic, pytest.raises(RuntimeError):
+        torch.linalg.multi_dot([t(2, 2, dtype=torch.bfloat16)] * 3)
+    assert ic.executed == [] and ic.calls == []
+    assert [(c.op, c.precision) for c in ic.raised] == [("mm", "bf16")]
+    assert ic.raised[0].site is not None and ic.raised[0].site.function.endswith("without_audit")
+
+
+def test_hold_keeps_the_interception_in_until_release() -> None:
+    intercept.hold()
+    try:
+        assert intercept.installed() and backstop.installed()
+        original = vars(torch.Tensor)["__matmul__"]
+        with Interceptor(profiles.load("p100"), audit=False):
+            assert vars(torch.Tensor)["__matmul__"] is original  # no second install
+            with pytest.raises(RuntimeError):
+                t(2, 2, dtype=torch.bfloat16) @ t(2, 2, dtype=torch.bfloat16)
+        t(2, 2, dtype=torch.bfloat16) @ t(2, 2, dtype=torch.bfloat16)  # held, but no interceptor: runs
+        assert intercept.installed()
+        assert intercept.coverage() is None
+    finally:
+        intercept.release()
+    assert not intercept.installed() and not backstop.installed()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # inductor's own imports
+def test_compiled_code_meets_the_platform_error_when_it_runs() -> None:
+    linear = nn.Linear(32, 32)
+
+    def step(x: Any) -> Any:
+        return torch.matmul(linear(x), x.t())
+
+    compiled = torch.compile(step, fullgraph=True)  # fullgraph: the wrappers break no graph
+    expected = step(t(16, 32))
+    with Interceptor(profiles.load("p100"), audit=True) as ic:
+        torch.testing.assert_close(compiled(t(16, 32)), expected)
+        linear.to(torch.bfloat16)
+        with pytest.raises(RuntimeError) as info:
+            compiled(t(16, 32, dtype=torch.bfloat16))
+    assert type(info.value) is RuntimeError
+    assert str(info.value) == P100_GEMM
+    assert ("addmm", "fp32") in ic.executed  # what inductor's compiled code ran
