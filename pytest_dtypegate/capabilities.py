@@ -25,6 +25,7 @@ __all__ = [
     "cpu_support",
     "cuda_support",
     "describe_problem",
+    "json_problem",
     "native_hint",
     "rocm_support",
 ]
@@ -146,6 +147,10 @@ class Capabilities:
                 raise CapabilitiesError(f"support: {exc}") from None
             table[name] = _evidence(value, f"support[{key!r}]")
         object.__setattr__(self, "support", table)
+        problem = json_problem(self.extra, "extra")
+        if problem is not None:
+            raise CapabilitiesError(problem)
+        object.__setattr__(self, "extra", dict(self.extra))
 
     # -- queries ---------------------------------------------------------
     @property
@@ -244,14 +249,67 @@ class Capabilities:
 
     @classmethod
     def loads(cls, text: str) -> Capabilities:
+        """Read :meth:`dumps` output strictly: ``NaN``/``Infinity`` and pathological JSON are refused."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
+            raise CapabilitiesError(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CapabilitiesError("not valid JSON: nested too deeply") from None
+        except ValueError as exc:  # NaN, or an integer beyond the interpreter's digit limit
             raise CapabilitiesError(f"not valid JSON: {exc}") from None
         return cls.from_json(data)
 
     def replace(self, **changes: Any) -> Capabilities:
         return dataclasses.replace(self, **changes)
+
+
+# -- JSON-safe values ------------------------------------------------------------------------
+#: How deep ``extra`` may nest; far more than any fact a device has.
+MAX_EXTRA_DEPTH = 32
+
+
+def json_problem(value: Any, where: str) -> str | None:
+    """Why ``value`` is not plain JSON data (NaN, inf, a set, a non-string key, nesting too deep), or None.
+
+    ``Capabilities.extra`` must be: it goes into the run report, the probe
+    cache and the matrix, and a value JSON cannot hold would crash the writing
+    of all three at the end of a session.  Iterative, so deep nesting is told,
+    not a ``RecursionError``.
+    """
+    if not isinstance(value, Mapping):
+        return f"{where} must be a mapping of names to JSON values, got {type(value).__name__}"
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if item is None or isinstance(item, (str, bool)):
+            continue
+        if isinstance(item, int):
+            if abs(item) >= 10**18:
+                return f"{at}: the integer {str(item)[:24]}... is too large for JSON data (at most 18 digits)"
+            continue
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return f"{at}: {item!r} is not JSON data (use null, or a string such as {str(item)!r})"
+            continue
+        if depth >= MAX_EXTRA_DEPTH:
+            return f"{at}: nested more than {MAX_EXTRA_DEPTH} levels deep"
+        if isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return f"{at}: the key {key!r} is not a string (JSON object keys are strings)"
+                stack.append((child, f"{at}[{key!r}]", depth + 1))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{at}[{index}]", depth + 1) for index, child in enumerate(item))
+        else:
+            kind = type(item).__name__
+            hint = " (use a sorted list)" if isinstance(item, (set, frozenset)) else ""
+            return f"{at}: a {kind} is not JSON data{hint}"
+    return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 # -- reading the JSON form ----------------------------------------------------------------

@@ -34,6 +34,7 @@ __all__ = [
     "DeviceError",
     "cache_key",
     "device_facts",
+    "probe_device",
     "probe_here",
     "resolve_device",
     "run_child",
@@ -101,9 +102,17 @@ def _op_mix(torch: Any, dtype: Any, device: str) -> Iterator[tuple[str, Callable
 
     def alloc() -> Any:
         holder.update(
-            a=make(32, 64), b=make(64, 32), x3=make(4, 16, 32), y3=make(4, 32, 16),
-            w=make(48, 64), bias=make(48), img=make(2, 3, 16, 16), k=make(8, 3, 3, 3),
-            kb=make(8), g=make(64), q=make(2, 4, 16, 32),
+            a=make(32, 64),
+            b=make(64, 32),
+            x3=make(4, 16, 32),
+            y3=make(4, 32, 16),
+            w=make(48, 64),
+            bias=make(48),
+            img=make(2, 3, 16, 16),
+            k=make(8, 3, 3, 3),
+            kb=make(8),
+            g=make(64),
+            q=make(2, 4, 16, 32),
         )
         return holder["a"]
 
@@ -246,17 +255,35 @@ def probe_here(device: str) -> Capabilities:
     )
 
 
-def run_child(device: str, timeout: float) -> Capabilities:
-    """Probe in a child process; a crash, hang or missing torch yields ``unknown`` with the reason."""
-    cmd = [sys.executable, "-m", "pytest_dtypegate.probe", "--device", device]
+# The child imports only this module and what it needs, not the package's __init__ (which imports pytest):
+# a stand-in package whose path is ours lets ``pytest_dtypegate.probe`` load on its own.
+_CHILD = (
+    "import sys, types\n"
+    "package = types.ModuleType('pytest_dtypegate')\n"
+    "package.__path__ = [sys.argv.pop(1)]\n"
+    "sys.modules['pytest_dtypegate'] = package\n"
+    "from pytest_dtypegate.probe import main\n"
+    "raise SystemExit(main())\n"
+)
+#: The child's exit code for a device this machine lacks (``--device auto`` resolves in the child).
+DEVICE_MISSING = 3
+
+
+def _child(device: str, timeout: float) -> tuple[Capabilities | None, subprocess.CompletedProcess[str] | None]:
+    root = os.path.dirname(os.path.abspath(__file__))
+    cmd = [sys.executable, "-c", _CHILD, root, "--device", device]
     env = dict(os.environ)
     env.setdefault("PYTHONWARNINGS", "ignore")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     except subprocess.TimeoutExpired:
-        return Capabilities(device=device, source="probe", error=f"the probe did not finish within {timeout:g} s")
+        return Capabilities(device=device, source="probe", error=f"the probe did not finish within {timeout:g} s"), None
     except OSError as exc:
-        return Capabilities(device=device, source="probe", error=f"could not start the probe: {exc}")
+        return Capabilities(device=device, source="probe", error=f"could not start the probe: {exc}"), None
+    return None, proc
+
+
+def _read_child(device: str, proc: subprocess.CompletedProcess[str]) -> Capabilities:
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         last = tail[-1] if tail else ""
@@ -268,6 +295,28 @@ def run_child(device: str, timeout: float) -> Capabilities:
         return Capabilities(device=device, source="probe", error=f"the probe printed something unreadable: {exc}")
 
 
+def run_child(device: str, timeout: float) -> Capabilities:
+    """Probe in a child process; a crash, hang or missing torch yields ``unknown`` with the reason."""
+    failed, proc = _child(device, timeout)
+    if proc is None:
+        assert failed is not None
+        return failed
+    return _read_child(device, proc)
+
+
+def probe_device(spec: str, timeout: float) -> Capabilities:
+    """What ``dtypegate probe`` runs: the child resolves ``spec`` (``auto`` too) and probes, so this process
+    never imports torch.  Raises :class:`DeviceError` for a device the machine lacks."""
+    failed, proc = _child(validate_device(spec), timeout)
+    if proc is None:
+        assert failed is not None
+        return failed
+    if proc.returncode == DEVICE_MISSING:
+        lines = proc.stderr.strip().splitlines()
+        raise DeviceError(lines[-1] if lines else f"device {spec!r} is not available here")
+    return _read_child(spec, proc)
+
+
 def cache_key(device: str, torch_version: str) -> str:
     """What a cached probe result depends on: torch, device, driver, interpreter, host."""
     driver = ""
@@ -277,8 +326,13 @@ def cache_key(device: str, torch_version: str) -> str:
     except OSError:
         pass
     parts = [
-        torch_version, device, driver, sys.executable, platform.node(),
-        os.environ.get("CUDA_VISIBLE_DEVICES", ""), os.environ.get("HIP_VISIBLE_DEVICES", ""),
+        torch_version,
+        device,
+        driver,
+        sys.executable,
+        platform.node(),
+        os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        os.environ.get("HIP_VISIBLE_DEVICES", ""),
     ]
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
     return f"dtypegate/probe/{digest}"
@@ -290,7 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_dtypegate.probe")
     parser.add_argument("--device", required=True)
     args = parser.parse_args(argv)
-    sys.stdout.write(probe_here(args.device).dumps() + "\n")
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return DEVICE_MISSING
+    sys.stdout.write(probe_here(device).dumps() + "\n")
     return 0
 
 

@@ -394,7 +394,7 @@ def test_html_is_self_contained(two_legs: list[str], tmp_path: Path) -> None:
     assert order == sorted(order)
     assert (
         '<tr><th scope="row">v100</th>\n<td><span class="count downgraded">1 downgraded</span>'
-        '<span class="count skipped">1 skipped</span><span class="count failed">1 failed</span></td>\n'
+        '<span class="count skipped-hw">1 skipped by the device</span><span class="count failed">1 failed</span></td>\n'
         '<td><span class="count passed">1 native</span></td>'
     ) in page
     assert (

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..exitcodes import ExitCode
 
-__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "build_parser", "main", "version"]
 
 #: The subcommands, in the order ``dtypegate --help`` lists them; each is ``cli/<name>.py``.
 SUBCOMMANDS = ("probe", "profiles", "explain", "matrix", "gate")
@@ -27,8 +27,21 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(ExitCode.BAD_INPUT)
 
 
+def version() -> str:
+    """The installed pytest-dtypegate's version (the package's own when it is run from a checkout)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("pytest-dtypegate")
+    except metadata.PackageNotFoundError:
+        from .. import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dtypegate", description="Precision compatibility gate for PyTorch model tests.")
+    parser.add_argument("--version", action="version", version=f"dtypegate {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in SUBCOMMANDS:
@@ -47,4 +60,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     return int(code)
-

@@ -6,13 +6,14 @@ Exit 0, 1 when the probe could not tell (the table says why), 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 
 from ..capabilities import Capabilities
 from ..exitcodes import ExitCode
 from ..options import MAX_SECONDS, seconds
-from ..probe import DEVICE_CHOICES, DeviceError, resolve_device, run_child, validate_device
+from ..probe import DEVICE_CHOICES, DeviceError, probe_device, validate_device
 from ..text import printable
 
 HELP = "probe a device (or show a simulated profile) and print its table"
@@ -66,15 +67,12 @@ def run(args: argparse.Namespace) -> int:
             validate_device(args.device)
         except DeviceError as exc:
             return _bad(str(exc))
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("torch") is None:  # torch itself is imported by the probe's child only
             return _bad('torch is not installed (pip install "pytest-dtypegate[torch]")')
         try:
-            device = resolve_device(args.device)
+            caps = probe_device(args.device, timeout)
         except DeviceError as exc:
             return _bad(str(exc))
-        caps = run_child(device, timeout)
     if args.json:
         sys.stdout.write(json.dumps(caps.to_json(), indent=2, sort_keys=True) + "\n")
     else:

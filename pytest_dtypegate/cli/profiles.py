@@ -27,7 +27,9 @@ HELP = "list the built-in simulated hardware profiles, or show one"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "profile", nargs="?", metavar="NAME_OR_FILE",
+        "profile",
+        nargs="?",
+        metavar="NAME_OR_FILE",
         help="show one profile (a built-in name or a profile .json file) instead of the list",
     )
     parser.add_argument("--json", action="store_true", help="print the profiles as JSON")

@@ -80,6 +80,7 @@ from .. import precisions as _p
 from .. import schemas
 from ..capabilities import Capabilities, CapabilitiesError, Support, canonical_states
 from ..capabilities import describe_problem as describe_capabilities_problem
+from ..text import printable
 
 __all__ = [
     "EXCEPTION_TYPES",
@@ -463,11 +464,20 @@ def parse(data: Any, where: str, *, path: str | None = None) -> Profile:
     )
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _decode(text: str, where: str) -> Any:
+    """Strict JSON: ``NaN``/``Infinity``, integers beyond the interpreter's limit and deep nesting are refused."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ProfileError(where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise ProfileError(where, "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise ProfileError(where, f"not valid JSON ({printable(exc)})") from None
 
 
 def load_file(path: str | os.PathLike[str]) -> Profile:

@@ -48,7 +48,8 @@
   }
   function rowHtml(row, cols) {
     var file = data.files[row[0]], name = row[1] === file ? file : file + "::" + row[1];
-    var html = '<tr><th class="test" scope="row" title="' + esc(name) + '">' + esc(name) + "</th>";
+    // the file is the group's heading: the row shows the rest of the name, the full one on hover
+    var html = '<tr><th class="test" scope="row" title="' + esc(name) + '">' + esc(row[1]) + "</th>";
     cols.forEach(function (c) { html += cellHtml(row, c, name); });
     return html + "</tr>";
   }

@@ -77,13 +77,14 @@ def counts_line(matrix: Matrix) -> str:
 
 
 #: What a cell shows in the "what ran where" summary, in the order it lists them.
-STATES: tuple[str, ...] = ("native", "emulated", "ran", "downgraded", "skipped", "failed")
+STATES: tuple[str, ...] = ("native", "emulated", "ran", "downgraded", "skipped by the device", "skipped", "failed")
 #: State -> the cell class its count is coloured like.
 STATE_CLASS: dict[str, str] = {
     "native": "passed",
     "emulated": "skipped-hw",
     "ran": "passed",
     "downgraded": "downgraded",
+    "skipped by the device": "skipped-hw",
     "skipped": "skipped",
     "failed": "failed",
 }
@@ -99,7 +100,7 @@ def state(cell: Cell) -> str:
         if cell.support == "native":
             return "native"
         return "emulated" if cell.support == "emulated" else "ran"
-    return "skipped"
+    return "skipped by the device" if cell.css == "skipped-hw" else "skipped"
 
 
 def coverage(matrix: Matrix) -> dict[tuple[str, str], Counter[str]]:
