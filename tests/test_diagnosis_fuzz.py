@@ -120,7 +120,9 @@ def _explain(argv: list[str], stdin: str | None = None) -> tuple[int, str]:
         else:
             code = explain_cli.run(args)
     out.flush()
-    raw: bytes = out.buffer.getvalue()  # type: ignore[attr-defined]
+    buffer = out.buffer
+    assert isinstance(buffer, io.BytesIO)
+    raw = buffer.getvalue()
     return code, raw.decode("utf-8")  # strict: explain writes valid UTF-8
 
 
@@ -167,7 +169,7 @@ def test_explain_json_lines_are_always_valid(text: str) -> None:
 @given(long_hostile)
 def test_explain_reads_a_long_log_in_bounded_time(text: str) -> None:
     code, out = _explain(["--json", "-"], stdin=text * 4)
-    assert code in (0, 1)
+    assert code in (0, 1) or (code == 2 and not text.strip())  # 2: nothing but whitespace to explain
     for line in out.splitlines():
         json.loads(line)
 

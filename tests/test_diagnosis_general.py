@@ -68,7 +68,8 @@ def test_the_keyword_is_the_longest_literal_every_match_holds() -> None:
 
 def test_the_tolerant_pattern_takes_any_quote_for_a_quote() -> None:
     loose = re.compile(tolerant(r"""calling `?(?P<op>\w{1,10})'"""))
-    assert loose.search("calling \u2018gemm\u2019").group("op") == "gemm"  # typographic quotes from a paste
+    found = loose.search("calling \u2018gemm\u2019")  # typographic quotes from a paste
+    assert found is not None and found.group("op") == "gemm"
     assert loose.search("calling gemm") is None  # a quote the pattern requires stays required
     assert tolerant(r"""for [^'"]{1,9}""") == r"""for [^'"]{1,9}"""  # quotes in a class stay as they are
     check(tolerant(r""""(?P<op>[^"\s]{1,200})" not implemented"""))
@@ -175,6 +176,8 @@ def test_clean_and_printable() -> None:
         "14:10:16-737529 ERROR    RuntimeError: boom",
         "\x1b[1m\x1b[31mE   RuntimeError\x1b[0m: boom",
         "│ RuntimeError: boom",
+        "> RuntimeError: boom",
+        "> > RuntimeError: boom",
     ],
 )
 def test_line_prefixes_are_stripped(line: str) -> None:
@@ -220,6 +223,11 @@ def test_a_log_splits_into_its_errors_and_keeps_a_chain_together() -> None:
     assert [p.line for p in parts] == [2, 9, 10]
 
 
+def test_a_pytest_source_line_is_dropped_and_a_quoted_paste_kept() -> None:
+    text = ">       raise RuntimeError('fp16 is not supported')\nE       RuntimeError: boom\n> ValueError: kept"
+    assert [b.text for b in blocks(text)] == ["RuntimeError: boom", "ValueError: kept"]
+
+
 def test_log_levels_are_recorded() -> None:
     (info, error) = blocks("[INFO] routine step\nERROR:root: RuntimeError: boom")
     assert (info.level, error.level) == ("INFO", "ERROR")
@@ -258,6 +266,18 @@ def general(text: str) -> Classification:
         ("x and y must have the same dtype", "mismatch", None, None, None),
         ("Loss scale already at the minimum allowed value", "nonfinite", "fp16", None, "loss-scale"),
         ("RuntimeError: bf16 overflow in the attention logits", "nonfinite", "bf16", None, "overflow"),
+        # plain words in a type's slot count wherever they stand
+        (
+            "expected x.dtype to match, but got x.dtype: float and then y.dtype: double",
+            "mismatch",
+            "fp32",
+            "fp64",
+            None,
+        ),
+        ("OverflowError: value cannot be converted to type double without overflow", "nonfinite", "fp64", None, None),
+        # a device extension's name, and the gradient scaler in a paraphrase
+        ("error: the cast requires the SPIR-V extension SPV_KHR_bfloat16", "unsupported", "bf16", None, "no-kernel"),
+        ("ValueError: refusing to unscale fp16 grads", "unsupported", "fp16", None, "grad-scaler"),
     ],
 )
 def test_general_recognitions(text: str, category: str, precision: str | None, other: str | None, family: str | None):  # type: ignore[no-untyped-def]
@@ -305,6 +325,8 @@ def test_an_op_without_an_fp32_kernel_is_about_the_op() -> None:
         "self and mat2 must have the same dtype, but got Half and Char",
         "Expected object of scalar type Long but got scalar type Float",
         "reduce the batch size by half: the run does not support 80 GB",
+        "RuntimeError: value cannot be converted to type int64_t without overflow",
+        "a float overflow in the loss: it was so large that the run diverged, type float and all",
     ],
 )
 def test_look_alikes_are_not_dtype_errors(text: str) -> None:

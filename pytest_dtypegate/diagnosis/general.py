@@ -14,8 +14,13 @@ wants them:
   precisions near it (integer, boolean or complex types make it something
   else), or a phrase that itself says dtype (``must have the same dtype``) with
   no type named at all.  ``precision`` is the low side, ``other`` the high one.
-- nonfinite: an overflow / non-finite phrase with a low precision near it (or
-  one the phrase implies: loss scaling is fp16's).
+- nonfinite: an overflow / non-finite phrase with a low precision near it, or
+  any float precision in a type's slot next to it (``converted to type float
+  without overflow``), or the precision the phrase implies (loss scaling is
+  fp16's).
+
+A plain word (``half``, ``float``, ``double``) names a type only next to a
+phrase or in a type's slot (``query.dtype: double``).
 
 The look-alikes (out of memory, device-side asserts, shapes, devices, no kernel
 image, compiler warnings, routine loss-scale steps) veto a block, and INFO and
@@ -59,6 +64,9 @@ _LIST_TOKENS = 40  # tokens a list of supported types may have
 _LOOKS = ("after", "before", "both", "subject")
 _TYPE_WORD = re.compile(r"(?i)\b(?:d(?:ata ?)?type|datatype|scalar ?type|type|precision|format)s?\b")
 _LIST_TOKEN = re.compile(r"[\s,/|&()\[\]{}<>'\"`]{1,20}|[\w.:]{1,80}")
+# A plain word in a type's slot ("query.dtype: double", "to type float") is a type name wherever it stands.
+_TYPED_SLOT = re.compile(r"(?i)types?\s{0,2}[:=]?\s{0,2}['\"`(]{0,2}\Z")
+_SLOT_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,14 @@ class _Text:
             pos = t.end()
         return found
 
+    def typed(self, mention: Mention) -> bool:
+        """Whether a type name stands in a type's slot ("dtype: float", "to type double")."""
+        return _TYPED_SLOT.search(self.text, max(0, mention.start - _SLOT_CHARS), mention.start) is not None
+
+    def counts(self, mention: Mention, start: int, end: int) -> bool:
+        """Whether a type name counts for a phrase at [start, end): plain words only near it or in a type's slot."""
+        return not mention.info.weak or _distance(mention, start, end) <= _WEAK or self.typed(mention)
+
     def near(self, lo: int, hi: int) -> range:
         """Indexes of the mentions that start in [lo, hi)."""
         return range(bisect.bisect_left(self.starts, lo), bisect.bisect_left(self.starts, hi))
@@ -271,7 +287,7 @@ def _refused(t: _Text, phrase: Phrase, m: re.Match[str]) -> tuple[int, Mention] 
             if phrase.look == "before" or not _TYPE_WORD.search(t.text, max(0, start - 60), start):
                 continue
         distance = _distance(mention, start, end)
-        if mention.info.weak and distance > _WEAK:
+        if not t.counts(mention, start, end):
             continue
         key = (distance, rank(mention.precision), i, mention)
         if best is None or key[:3] < best[:3]:
@@ -315,7 +331,7 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
                 mention = t.mentions[i]
                 if not mention.is_float:
                     others += 1
-                elif not mention.info.weak or _distance(mention, m.start(), m.end()) <= _WEAK:
+                elif t.counts(mention, m.start(), m.end()):
                     floats.append(mention)
             sides: dict[str | None, Mention] = {}
             for mention in floats:
@@ -333,17 +349,22 @@ def _nonfinite(t: _Text, phrases: Sequence[Phrase]) -> tuple[str, Mention | None
             if count >= _PER_PHRASE:
                 break
             near = [
-                t.mentions[i]
-                for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH)
-                if t.mentions[i].is_float and rank(t.mentions[i].precision) <= 1 and t.mentions[i].precision
+                x
+                for x in (t.mentions[i] for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH))
+                if x.is_float and x.precision and t.counts(x, m.start(), m.end()) and _overflows(t, x, m)
             ]
-            near = [x for x in near if not x.info.weak or _distance(x, m.start(), m.end()) <= _WEAK]
             if near:
                 low = min(near, key=lambda x: _distance(x, m.start(), m.end()))
                 return str(low.precision), low, m.group(0)
             if phrase.implies:
                 return phrase.implies, None, m.group(0)
     return None
+
+
+def _overflows(t: _Text, mention: Mention, m: re.Match[str]) -> bool:
+    """Whether a type name near a nonfinite phrase is the type that overflowed: a low precision, or any float
+    precision in a type's slot right next to the phrase ("converted to type float without overflow")."""
+    return rank(mention.precision) <= 1 or (_distance(mention, m.start(), m.end()) <= _WEAK and t.typed(mention))
 
 
 def _family(data: Reader, category: Category, text: str) -> tuple[Family, str]:

@@ -8,7 +8,8 @@ of one token, :func:`mentions` finds every type name in a text in one pass
 (``torch.cuda.HalfTensor``, ``np.float16``, ``dnnl::memory::data_type::bf16``),
 legacy tensor types (``CUDAHalfTensor``), MLIR shaped types (``1x3x9x9xf16``),
 LLVM vectors (``v2bf16``) and a name glued to the word before it
-(``gotFloat``).
+(``gotFloat``); a device extension's name holds the precision it is about
+(``SPV_KHR_bfloat16``, ``cl_khr_fp64``).
 
 Pure module: imports neither torch nor pytest; the data is read on first use.
 """
@@ -42,6 +43,9 @@ _SHAPED = re.compile(r"(?:[0-9?*]{1,12}x){1,12}([a-z][a-z0-9]{1,20})")
 _VECTOR = re.compile(r"v[0-9]{1,4}((?:bf|f|i)[0-9]{1,3})")
 _GLUED = re.compile(r"[a-z]{2,12}([A-Z][A-Za-z0-9_]{2,30})")
 _PART = re.compile(r"[A-Za-z0-9_]{1,80}")
+# A device extension's name (SPIR-V, Vulkan, OpenGL, OpenCL): the type it is about is one of its words.
+_EXTENSION = re.compile(r"(?:SPV|VK|GL|GLSL|cl|CL)_[A-Za-z0-9]{1,12}_[A-Za-z0-9_]{1,60}")
+_EXTENSION_WORD = re.compile(r"[A-Za-z0-9]{1,40}")
 
 
 def rank(precision: str | None) -> int:
@@ -163,6 +167,16 @@ def _shaped(name: str) -> TypeInfo | None:
     return None
 
 
+def _extension(lead: int, name: str) -> list[tuple[int, str, TypeInfo]]:
+    """The precisions an extension's name holds ("SPV_KHR_bfloat16", "cl_khr_fp64"), plain words aside."""
+    out: list[tuple[int, str, TypeInfo]] = []
+    for word in _EXTENSION_WORD.finditer(name):
+        info = lexicon().words.get(word.group(0).lower())
+        if info is not None and info.kind == FLOAT and info.precision and not info.weak:
+            out.append((lead + word.start(), word.group(0), info))
+    return out
+
+
 def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
     """The type names one token holds, with their offsets in the token."""
     name = token.rstrip(".:")
@@ -171,6 +185,8 @@ def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
     found = lookup(name) or _shaped(name)
     if found is not None:
         return [(lead, name, found)]
+    if _EXTENSION.fullmatch(name):
+        return _extension(lead, name)
     glued = _GLUED.fullmatch(name)
     if glued:
         info = lexicon().exact.get(glued.group(1))

@@ -9,7 +9,7 @@ Before the general reader (and the catalogue's tolerant pass) read a text:
   replaces lone surrogates, so nothing downstream meets them;
 - :func:`blocks` strips line prefixes (pytest's ``E``, log timestamps and
   levels, rank tags such as ``[rank0]:``, Ray's ``(pid=...)``, warning
-  locations), drops traceback frames, source lines and caret lines, and joins a
+  locations, the ``>`` of a quoted paste), drops traceback frames, source lines and caret lines, and joins a
   message wrapped across lines into one block; each exception, warning or log
   record starts its own block;
 - :func:`segments` splits a whole log into the errors it holds (a traceback, an
@@ -94,6 +94,7 @@ _PREFIX = re.compile(
             r"loc\(.{0,600}?\)\): (?=(?:error|warning|note|remark)\b)",  # MLIR: loc("op"("file":219:0)): error:
             r"!!! Exception during processing !!! ?",
             r"\*\*\* ",
+            r">(?: (?! )|$)",  # a quoted paste ("> RuntimeError: ..."); pytest's source lines have ">" and 3+ spaces
         )
     )
 )
@@ -104,7 +105,7 @@ _LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "F
 _FRAME = re.compile(r'\s{0,64}File "[^"\n]{0,2000}", line \d{1,9}')
 _CARETS = re.compile(r"\s{0,200}[\^~]{3,2000}[\s\^~]{0,2000}$")
 _NOISE = re.compile(
-    r"\s{0,64}(?:>\s|frame #\d{1,6}:|@\s{1,8}0x[0-9a-f]{1,16}|[\u256d\u2570]|-{2,20}> ?\d|\u2771|warnings\.warn\()"
+    r"\s{0,64}(?:>\s{3}|frame #\d{1,6}:|@\s{1,8}0x[0-9a-f]{1,16}|[\u256d\u2570]|-{2,20}> ?\d|\u2771|warnings\.warn\()"
 )
 # Lines that end one error and start the next in a log; chain separators keep the chain in one error.
 _TRACEBACK = re.compile(r"\s{0,64}Traceback \(most recent call last\):")
@@ -237,6 +238,10 @@ def _read(text: str) -> list[Segment]:
     after_frame = False
     chained = False
     for number, raw in enumerate(clean(text).split("\n"), 1):
+        if not raw or raw.isspace():  # a blank line ends a message (the common case, without the regexes)
+            after_frame = False
+            reader.end_block()
+            continue
         line, level, record = _strip(raw)
         if _FRAME.match(line):
             reader.end_block()
