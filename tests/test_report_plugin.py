@@ -46,8 +46,7 @@ def _tests(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_report_records_each_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("--dtypegate-simulate=v100", "--dtypegate-report=out/report.json",
-                                "--dtypegate-audit")
+    result = pytester.runpytest("--dtypegate-simulate=v100", "--dtypegate-report=out/report.json", "--dtypegate-audit")
     result.assert_outcomes(passed=3, skipped=3, failed=2)
     result.stdout.fnmatch_lines(["report: out/report.json"])
     doc = load_report(pytester.path / "out" / "report.json")
@@ -124,8 +123,9 @@ def test_user_properties_reach_junit_xml(pytester: pytest.Pytester) -> None:
     assert "&quot;decision&quot;: &quot;skip&quot;" in xml or '"decision": "skip"' in xml
 
 
-def test_github_actions_summary_and_annotations(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:
+def test_github_actions_summary_and_annotations(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     summary = tmp_path / "step_summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -134,3 +134,85 @@ def test_github_actions_summary_and_annotations(pytester: pytest.Pytester, monke
     result.stdout.fnmatch_lines(["::error file=test_suite.py,line=*,title=dtypegate::*mismatch*"])
     text = summary.read_text()
     assert "dtypegate" in text and "p100" in text
+
+
+# -- fail closed (issue B) ------------------------------------------------------------------------
+HOSTILE = """
+import pytest
+
+
+def test_surrogate_message(model_dtype):
+    raise AssertionError("bad byte \\udcff and an escape \\x1b[31m\\n::error::forged")
+
+
+def test_surrogate_skip(model_dtype):
+    pytest.skip("skipped \\udcff")
+"""
+
+
+def test_a_lone_surrogate_in_a_message_costs_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # B 2: this used to end the session with a raw UnicodeEncodeError: no report, no summary
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(test_hostile=HOSTILE)
+    result = pytester.runpytest(
+        "--dtypegate-simulate=a100", "--dtypegate-report=out/report.json", "--dtypegate-dtypes=fp32"
+    )
+    result.assert_outcomes(failed=1, skipped=1)
+    assert "UnicodeEncodeError" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*= FAILURES =*", "report: out/report.json", "*short test summary info*"])
+    doc = load_report(pytester.path / "out" / "report.json")
+    tests = _tests(doc)
+    failed = tests["test_hostile.py::test_surrogate_message[fp32]"]
+    assert failed["reason"] == "AssertionError: bad byte \\udcff and an escape \\x1b[31m"
+    assert tests["test_hostile.py::test_surrogate_skip[fp32]"]["reason"] == "skipped \\udcff"
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("### dtypegate: a100")
+    # nothing we print starts a workflow command we did not mean
+    for line in result.stdout.lines:
+        assert not line.startswith("::") or line.startswith(("::error ", "::warning ")), line
+
+
+HOOK_EXTRA = """
+from pytest_dtypegate import Capabilities
+
+
+def pytest_dtypegate_probe(config, device):
+    return Capabilities(device="cuda:0", name="Card", backend="cuda", capability=(8, 0),
+                        support={"fp32": "native", "bf16": "native", "fp16": "native"},
+                        extra={EXTRA})
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('"flags": {"avx512"}', "extra['flags']: a set is not JSON data (use a sorted list)"),
+        ('"ratio": float("nan")', "extra['ratio']: nan is not JSON data"),
+        ('"max": float("inf")', "extra['max']: inf is not JSON data"),
+        ('1: "x"', "extra: the key 1 is not a string"),
+    ],
+)
+def test_a_hook_extra_that_is_not_json_is_refused_by_name(pytester: pytest.Pytester, extra: str, message: str) -> None:
+    # B 6: NaN or a set in a hook's extra used to crash the report writing at the session's end
+    pytester.makeconftest(HOOK_EXTRA.replace("{EXTRA}", "{" + extra + "}"))
+    pytester.makepyfile("def test_x(model_dtype):\n    pass\n")
+    result = pytester.runpytest_subprocess("--dtypegate-report=out/report.json", "--dtypegate-dtypes=fp32")
+    output = result.stdout.str() + result.stderr.str()
+    assert "pytest_dtypegate_probe hook" in output and message in output, output[-3000:]
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_profile_with_nan_in_extra_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    from pytest_dtypegate import profiles
+
+    data = profiles.load("t4").to_json()
+    text = json.dumps(data).replace('"capabilities": {', '"capabilities": {"extra": {"clock": NaN}, ', 1)
+    pytester.makefile(".json", hostile=text)
+    pytester.makepyfile("def test_x(model_dtype):\n    pass\n")
+    result = pytester.runpytest_subprocess("--dtypegate-simulate=hostile.json", "--dtypegate-report=out/r.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*profile file 'hostile.json': not valid JSON (NaN is not a JSON number)*"])
