@@ -16,7 +16,10 @@ from pytest_dtypegate.capabilities import (
 
 def v100() -> Capabilities:
     return Capabilities(
-        device="cuda:0", name="Tesla V100-SXM2-16GB", backend="cuda", capability=(7, 0),
+        device="cuda:0",
+        name="Tesla V100-SXM2-16GB",
+        backend="cuda",
+        capability=(7, 0),
         support={"fp32": "native", "fp16": "native", "bf16": "emulated"},
     )
 
@@ -56,9 +59,13 @@ def test_error_makes_everything_unknown() -> None:
 
 def test_json_round_trip_keeps_everything() -> None:
     caps = Capabilities(
-        device="cuda:0", name="Tesla P100-PCIE-16GB", capability=(6, 0), torch_version="2.13.0",
+        device="cuda:0",
+        name="Tesla P100-PCIE-16GB",
+        capability=(6, 0),
+        torch_version="2.13.0",
         support={"fp32": "native", "bf16": {"support": "unsupported", "op": "matmul", "message": "RuntimeError: x"}},
-        source="probe", extra={"cuda": "12.1"},
+        source="probe",
+        extra={"cuda": "12.1"},
     )
     again = Capabilities.loads(caps.dumps())
     assert again == caps
@@ -72,8 +79,10 @@ def test_json_round_trip_keeps_everything() -> None:
         ({"device": ""}, "device must be a non-empty string, got ''"),
         ({"device": "cuda:0", "capability": "8"}, "capability must be a (major, minor) pair of ints, got '8'"),
         ({"device": "cpu", "support": {"bf17": "native"}}, "support: unknown precision 'bf17'"),
-        ({"device": "cpu", "support": {"bf16": "fast"}}, "support['bf16']: 'fast' is not a support state; valid: "
-                                                         "native, emulated, unsupported, unknown"),
+        (
+            {"device": "cpu", "support": {"bf16": "fast"}},
+            "support['bf16']: 'fast' is not a support state; valid: native, emulated, unsupported, unknown",
+        ),
         ({"device": "cpu", "support": ["bf16"]}, "support must be a mapping"),
     ],
 )
@@ -122,3 +131,40 @@ def test_native_hints() -> None:
     assert native_hint("fp8_e5m2", "cuda") == "native fp8_e5m2 needs sm_89+"
     assert native_hint("fp32", "cuda") is None
     assert "macOS 14" in (native_hint("bf16", "mps") or "")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"flags": {"avx512_bf16"}}, "extra['flags']: a set is not JSON data (use a sorted list)"),
+        ({"clock": float("nan")}, "extra['clock']: nan is not JSON data (use null, or a string such as 'nan')"),
+        ({"a": [1, float("-inf")]}, "extra['a'][1]: -inf is not JSON data"),
+        ({1: "x"}, "extra: the key 1 is not a string (JSON object keys are strings)"),
+        ({"big": 10**30}, "extra['big']: the integer 100000000000000000000000... is too large for JSON data"),
+        ({"obj": object()}, "extra['obj']: a object is not JSON data"),
+    ],
+)
+def test_extra_must_be_json_data(extra: dict[object, object], message: str) -> None:
+    # B 6: such an extra used to crash the writing of the run report at the end of the session
+    with pytest.raises(CapabilitiesError) as info:
+        Capabilities(device="cpu", support={"fp32": "native"}, extra=extra)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+
+
+def test_deep_extra_is_refused_without_recursion() -> None:
+    deep: object = 1
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(CapabilitiesError, match=r"nested more than 32 levels deep$"):
+        Capabilities(device="cpu", extra={"x": deep})
+
+
+def test_loads_refuses_nan_and_pathological_json() -> None:
+    for text, message in [
+        ('{"device": "cpu", "extra": {"x": NaN}}', "not valid JSON: NaN is not a JSON number"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON: nested too deeply"),
+        ('{"device": "cpu", "extra": {"x": ' + "7" * 5000 + "}}", "not valid JSON: Exceeds the limit"),
+    ]:
+        with pytest.raises(CapabilitiesError) as info:
+            Capabilities.loads(text)
+        assert str(info.value).startswith(message)

@@ -56,8 +56,18 @@ def test_profiles_json_lists_every_builtin() -> None:
     proc = dtypegate("profiles", "--json")
     assert proc.returncode == 0
     names = {p["name"] for p in json.loads(proc.stdout)}
-    assert {"p100", "v100", "t4", "a100", "l4", "h100", "mps-macos13", "mps-macos14", "cpu-torch2.1",
-            "qwen-windows-cuda10"} <= names
+    assert {
+        "p100",
+        "v100",
+        "t4",
+        "a100",
+        "l4",
+        "h100",
+        "mps-macos13",
+        "mps-macos14",
+        "cpu-torch2.1",
+        "qwen-windows-cuda10",
+    } <= names
 
 
 def test_explain_from_stdin_and_json() -> None:
@@ -89,8 +99,11 @@ def test_reports_from_two_legs_merge_and_gate(pytester: pytest.Pytester) -> None
     pytest.importorskip("torch")
     pytester.makepyfile(test_model=SUITE)
     for profile in ("v100", "a100"):
-        result = pytester.runpytest(f"--dtypegate-simulate={profile}", f"--dtypegate-report=reports/{profile}.json",
-                                    "--dtypegate-on-unsupported=downgrade")
+        result = pytester.runpytest(
+            f"--dtypegate-simulate={profile}",
+            f"--dtypegate-report=reports/{profile}.json",
+            "--dtypegate-on-unsupported=downgrade",
+        )
         assert result.ret == 0
     cwd = pytester.path
     proc = dtypegate("matrix", "reports/v100.json", "reports/a100.json", cwd=cwd)
@@ -111,9 +124,12 @@ def test_reports_from_two_legs_merge_and_gate(pytester: pytest.Pytester) -> None
     assert "fp8_e4m3" in proc.stdout
 
     # a regression against the baseline: the a100 leg now fails test_forward[bf16]
-    pytester.makepyfile(test_model=SUITE.replace(
-        "def test_forward(model_dtype):\n",
-        "def test_forward(model_dtype):\n    assert model_dtype is not torch.bfloat16, 'regressed'\n"))
+    pytester.makepyfile(
+        test_model=SUITE.replace(
+            "def test_forward(model_dtype):\n",
+            "def test_forward(model_dtype):\n    assert model_dtype is not torch.bfloat16, 'regressed'\n",
+        )
+    )
     pytester.runpytest("--dtypegate-simulate=a100", "--dtypegate-report=reports/a100.json")
     proc = dtypegate("gate", "reports", "--baseline", "matrix.json", cwd=cwd)
     assert proc.returncode == 1
@@ -144,8 +160,42 @@ def test_probe_bad_timeout_and_missing_torch() -> None:
     proc = dtypegate("probe", "--timeout", "inf")
     assert proc.returncode == 2
     assert proc.stderr == "dtypegate probe: invalid --timeout inf; give a positive number of seconds\n"
-    code = ("import sys; sys.modules['torch'] = None; from pytest_dtypegate.cli import main; "
-            "raise SystemExit(main(['probe', '--device', 'cpu']))")
+    code = (
+        "import sys; sys.modules['torch'] = None; from pytest_dtypegate.cli import main; "
+        "raise SystemExit(main(['probe', '--device', 'cpu']))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr == 'dtypegate probe: torch is not installed (pip install "pytest-dtypegate[torch]")\n'
+
+
+def test_version() -> None:
+    from pytest_dtypegate import __version__
+
+    proc = dtypegate("--version")
+    assert proc.returncode == 0
+    assert proc.stdout == f"dtypegate {__version__}\n"
+
+
+def test_probe_imports_torch_only_in_its_child() -> None:
+    pytest.importorskip("torch")
+    code = (
+        "import sys; from pytest_dtypegate.cli import main; code = main(['probe', '--device', 'auto', '--json']); "
+        "sys.stderr.write('torch imported: %s' % ('torch' in sys.modules)); raise SystemExit(code)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.endswith("torch imported: False")
+    caps = json.loads(proc.stdout)
+    assert caps["source"] == "probe" and caps["support"]["fp32"]["support"] == "native"
+
+
+def test_probe_a_device_this_machine_lacks() -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = dtypegate("probe", "--device", "cuda:3")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("dtypegate probe: device 'cuda:3' is not available here: torch ")

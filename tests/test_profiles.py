@@ -13,19 +13,25 @@ from typing import Any
 import pytest
 
 from pytest_dtypegate import profiles
-from pytest_dtypegate.cli import profiles as cli
 from pytest_dtypegate.capabilities import Support
+from pytest_dtypegate.cli import profiles as cli
 from pytest_dtypegate.precisions import HARDWARE as COMPUTE_PRECISIONS
 from pytest_dtypegate.profiles import EXCEPTION_TYPES, ProfileError
 
 BUILTIN = [
-    "a100", "cpu-torch2.1", "h100", "l4", "mps-macos13", "mps-macos14", "p100",
-    "qwen-windows-cuda10", "t4", "v100",
+    "a100",
+    "cpu-torch2.1",
+    "h100",
+    "l4",
+    "mps-macos13",
+    "mps-macos14",
+    "p100",
+    "qwen-windows-cuda10",
+    "t4",
+    "v100",
 ]
 
-SCALED_MM = (
-    "torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 or 8.9, or ROCm MI300+"
-)
+SCALED_MM = "torch._scaled_mm is only supported on CUDA devices with compute capability >= 9.0 or 8.9, or ROCm MI300+"
 P100_GEMM = (
     "CUDA error: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasGemmEx( handle, opa, opb, m, n, k, &falpha, "
     "a, CUDA_R_16BF, lda, b, CUDA_R_16BF, ldb, &fbeta, c, CUDA_R_16BF, ldc, compute_type, "
@@ -48,14 +54,20 @@ FACTS: dict[str, tuple[str, str, dict[str, str]]] = {
     "p100": ("Tesla P100-PCIE-16GB", "sm_60", {"bf16": "unsupported", "fp16": "native", "tf32": "emulated"}),
     "v100": ("Tesla V100-SXM2-32GB", "sm_70", {"bf16": "emulated", "fp16": "native", "fp8_e4m3": "unsupported"}),
     "t4": ("Tesla T4", "sm_75", {"bf16": "emulated", "fp16": "native", "fp8_e5m2": "unsupported"}),
-    "a100": ("NVIDIA A100-SXM4-40GB", "sm_80",
-             {"bf16": "native", "tf32": "native", "fp8_e4m3": "unsupported", "fp8_e5m2": "unsupported"}),
+    "a100": (
+        "NVIDIA A100-SXM4-40GB",
+        "sm_80",
+        {"bf16": "native", "tf32": "native", "fp8_e4m3": "unsupported", "fp8_e5m2": "unsupported"},
+    ),
     "l4": ("NVIDIA L4", "sm_89", {"fp8_e4m3": "native", "fp8_e5m2": "native", "bf16": "native"}),
     "h100": ("NVIDIA H100 80GB HBM3", "sm_90", {p: "native" for p in COMPUTE_PRECISIONS}),
     "mps-macos13": ("Apple M1", "mps", {"bf16": "unsupported", "fp64": "unsupported", "fp16": "native"}),
     "mps-macos14": ("Apple M1", "mps", {"bf16": "native", "fp64": "unsupported", "fp16": "native"}),
-    "cpu-torch2.1": ("x86-64 CPU (AVX2; no AVX512-BF16, AVX512-FP16 or AMX)", "cpu",
-                     {"fp16": "unsupported", "bf16": "emulated", "fp32": "native"}),
+    "cpu-torch2.1": (
+        "x86-64 CPU (AVX2; no AVX512-BF16, AVX512-FP16 or AMX)",
+        "cpu",
+        {"fp16": "unsupported", "bf16": "emulated", "fp32": "native"},
+    ),
     "qwen-windows-cuda10": ("NVIDIA GeForce GTX 1080 Ti", "sm_61", {"bf16": "unsupported", "fp16": "native"}),
 }
 
@@ -73,9 +85,13 @@ ERRORS: dict[tuple[str, str, str, str], tuple[str, str]] = {
     ("mps-macos13", "fp64", "matmul", "gemm"): ("TypeError", MPS_FP64),
     ("mps-macos14", "fp64", "sdpa", "sdpa"): ("TypeError", MPS_FP64),
     ("mps-macos14", "fp8_e4m3", "scaled_mm", "scaled_mm"): (
-        "TypeError", "Trying to convert Float8_e4m3fn to the MPS backend but it does not have support for that dtype."),
+        "TypeError",
+        "Trying to convert Float8_e4m3fn to the MPS backend but it does not have support for that dtype.",
+    ),
     ("mps-macos13", "fp8_e5m2", "mm", "gemm"): (
-        "TypeError", "Trying to convert Float8_e5m2 to the MPS backend but it does not have support for that dtype."),
+        "TypeError",
+        "Trying to convert Float8_e5m2 to the MPS backend but it does not have support for that dtype.",
+    ),
     ("cpu-torch2.1", "fp16", "addmm", "gemm"): ("RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Half'"),
     ("cpu-torch2.1", "fp16", "linear", "gemm"): ("RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Half'"),
     ("cpu-torch2.1", "fp16", "bmm", "bgemm"): ("RuntimeError", "\"baddbmm_with_gemm\" not implemented for 'Half'"),
@@ -84,19 +100,31 @@ ERRORS: dict[tuple[str, str, str, str], tuple[str, str]] = {
     ("cpu-torch2.1", "fp16", "conv1d", "conv"): ("RuntimeError", "\"slow_conv2d_cpu\" not implemented for 'Half'"),
     ("cpu-torch2.1", "fp16", "conv3d", "conv"): ("RuntimeError", "\"slow_conv3d_cpu\" not implemented for 'Half'"),
     ("cpu-torch2.1", "fp16", "conv_transpose2d", "conv"): (
-        "RuntimeError", "\"slow_conv_transpose2d_out_cpu\" not implemented for 'Half'"),
+        "RuntimeError",
+        "\"slow_conv_transpose2d_out_cpu\" not implemented for 'Half'",
+    ),
     ("cpu-torch2.1", "fp8_e4m3", "scaled_mm", "scaled_mm"): (
         "NotImplementedError",
         "Could not run 'aten::_scaled_mm' with arguments from the 'CPU' backend. This could be because the "
         "operator doesn't exist for this backend, or was omitted during the selective/custom build process "
-        "(if using custom build)."),
-    ("cpu-torch2.1", "fp8_e5m2", "mm", "gemm"): ("RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Float8_e5m2'"),
+        "(if using custom build).",
+    ),
+    ("cpu-torch2.1", "fp8_e5m2", "mm", "gemm"): (
+        "RuntimeError",
+        "\"addmm_impl_cpu_\" not implemented for 'Float8_e5m2'",
+    ),
     ("qwen-windows-cuda10", "bf16", "linear", "gemm"): (
-        "RuntimeError", "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::gemm: not implemented for struct c10::BFloat16",
+    ),
     ("qwen-windows-cuda10", "bf16", "matmul", "bgemm"): (
-        "RuntimeError", "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16",
+    ),
     ("qwen-windows-cuda10", "fp8_e4m3", "scaled_mm", "scaled_mm"): (
-        "AttributeError", "module 'torch' has no attribute '_scaled_mm'"),
+        "AttributeError",
+        "module 'torch' has no attribute '_scaled_mm'",
+    ),
     # the entry points added later: mv/addmv (gemv), einsum, tensordot, addbmm
     ("p100", "bf16", "mv", "gemv"): ("RuntimeError", P100_GEMM),  # CUDABlas.cpp: bf16 gemv runs a gemm
     ("p100", "bf16", "addmv", "gemv"): ("RuntimeError", P100_GEMM),
@@ -105,19 +133,31 @@ ERRORS: dict[tuple[str, str, str, str], tuple[str, str]] = {
     ("p100", "bf16", "tensordot", "gemm"): ("RuntimeError", P100_GEMM),
     ("p100", "bf16", "addbmm", "gemm"): ("RuntimeError", P100_GEMM),
     ("qwen-windows-cuda10", "bf16", "mv", "gemv"): (
-        "RuntimeError", "at::cuda::blas::gemv: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::gemv: not implemented for struct c10::BFloat16",
+    ),
     ("qwen-windows-cuda10", "bf16", "matmul", "gemv"): (
-        "RuntimeError", "at::cuda::blas::gemv: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::gemv: not implemented for struct c10::BFloat16",
+    ),
     ("qwen-windows-cuda10", "bf16", "einsum", "gemm"): (
-        "RuntimeError", "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::gemm: not implemented for struct c10::BFloat16",
+    ),
     ("qwen-windows-cuda10", "bf16", "einsum", "bgemm"): (
-        "RuntimeError", "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::bgemm: not implemented for struct c10::BFloat16",
+    ),
     ("qwen-windows-cuda10", "bf16", "tensordot", "gemm"): (
-        "RuntimeError", "at::cuda::blas::gemm: not implemented for struct c10::BFloat16"),
+        "RuntimeError",
+        "at::cuda::blas::gemm: not implemented for struct c10::BFloat16",
+    ),
     ("cpu-torch2.1", "fp16", "mv", "gemv"): ("RuntimeError", "\"addmv_impl_cpu\" not implemented for 'Half'"),
     ("cpu-torch2.1", "fp16", "tensordot", "gemm"): ("RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Half'"),
     ("cpu-torch2.1", "fp8_e4m3", "mv", "gemv"): (
-        "RuntimeError", "\"addmm_impl_cpu_\" not implemented for 'Float8_e4m3fn'"),  # no gemv entry: gemm covers it
+        "RuntimeError",
+        "\"addmm_impl_cpu_\" not implemented for 'Float8_e4m3fn'",
+    ),  # no gemv entry: gemm covers it
     ("mps-macos13", "bf16", "einsum", "bgemm"): ("TypeError", MPS_BF16),
     ("mps-macos13", "bf16", "addmv", "gemv"): ("TypeError", MPS_BF16),
 }
@@ -128,9 +168,20 @@ VALID: dict[str, Any] = {
     "description": "a lab machine",
     "sources": ["https://example.org/lab-notes", {"ref": "nvidia-smi", "supports": "the name"}],
     "capabilities": {
-        "device": "cuda:0", "name": "Lab GPU", "backend": "cuda", "capability": [7, 5], "torch_version": "2.4.0",
-        "support": {"fp32": "native", "tf32": "emulated", "fp16": "native", "bf16": "unsupported",
-                    "fp8_e4m3": "unsupported", "fp8_e5m2": "unsupported", "fp64": "native"},
+        "device": "cuda:0",
+        "name": "Lab GPU",
+        "backend": "cuda",
+        "capability": [7, 5],
+        "torch_version": "2.4.0",
+        "support": {
+            "fp32": "native",
+            "tf32": "emulated",
+            "fp16": "native",
+            "bf16": "unsupported",
+            "fp8_e4m3": "unsupported",
+            "fp8_e5m2": "unsupported",
+            "fp64": "native",
+        },
     },
     "errors": {
         "bf16": {"type": "RuntimeError", "message": "no bf16 here"},
@@ -208,10 +259,23 @@ def test_builtin_profile_cites_sources_and_covers_each_unsupported_precision(nam
 def test_unsupported_low_precision_covers_every_gemm_kind(name: str) -> None:
     p = profiles.load(name)
     low = "fp16" if name == "cpu-torch2.1" else "bf16"
-    for op, kind in [("linear", "gemm"), ("bmm", "bgemm"), ("conv2d", "conv"), ("sdpa", "sdpa"),
-                     ("matmul", "gemm"), ("matmul", "bgemm"), ("conv1d", "conv"), ("mm", "gemm"),
-                     ("matmul", "gemv"), ("mv", "gemv"), ("addmv", "gemv"), ("einsum", "gemm"),
-                     ("einsum", "bgemm"), ("tensordot", "gemm"), ("addbmm", "gemm")]:
+    for op, kind in [
+        ("linear", "gemm"),
+        ("bmm", "bgemm"),
+        ("conv2d", "conv"),
+        ("sdpa", "sdpa"),
+        ("matmul", "gemm"),
+        ("matmul", "bgemm"),
+        ("conv1d", "conv"),
+        ("mm", "gemm"),
+        ("matmul", "gemv"),
+        ("mv", "gemv"),
+        ("addmv", "gemv"),
+        ("einsum", "gemm"),
+        ("einsum", "bgemm"),
+        ("tensordot", "gemm"),
+        ("addbmm", "gemm"),
+    ]:
         assert p.error_for(low, op, kind) is not None, (op, kind)
 
 
@@ -234,17 +298,23 @@ def test_a_gemm_entry_covers_gemv_ops(tmp_path: Path) -> None:
 
 
 def test_a_gemv_entry_listed_first_gives_gemv_its_own_text(tmp_path: Path) -> None:
-    p = _gemv_profile(tmp_path, [
-        {"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"},
-        {"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"},
-    ])
+    p = _gemv_profile(
+        tmp_path,
+        [
+            {"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"},
+            {"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"},
+        ],
+    )
     assert p.error_for("bf16", "mv", "gemv") == profiles.ErrorSpec(frozenset({"gemv"}), "RuntimeError", "no bf16 gemv")
     assert p.error_for("bf16", "mm", "gemm") == profiles.ErrorSpec(frozenset({"gemm"}), "RuntimeError", "no bf16 gemm")
     # entries are tried in order: a gemm entry listed first takes the gemv ops too
-    p = _gemv_profile(tmp_path, [
-        {"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"},
-        {"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"},
-    ])
+    p = _gemv_profile(
+        tmp_path,
+        [
+            {"ops": ["gemm"], "type": "RuntimeError", "message": "no bf16 gemm"},
+            {"ops": ["gemv"], "type": "RuntimeError", "message": "no bf16 gemv"},
+        ],
+    )
     spec = p.error_for("bf16", "mv", "gemv")
     assert spec is not None and spec.message == "no bf16 gemm"
 
@@ -276,8 +346,10 @@ def test_header_line_of_a_simulated_profile() -> None:
     line = profiles.load("t4").capabilities.summary_line()
     assert line.startswith("simulating t4 (sm_75): Tesla T4 [torch 2.5.1]: fp32 native, tf32 emulated, ")
     assert "bf16 emulated" in line
-    assert profiles.load("mps-macos13").capabilities.summary_line().startswith(
-        "simulating mps-macos13 (mps): Apple M1 [torch 2.5.1]: fp32 native"
+    assert (
+        profiles.load("mps-macos13")
+        .capabilities.summary_line()
+        .startswith("simulating mps-macos13 (mps): Apple M1 [torch 2.5.1]: fp32 native")
     )
 
 
@@ -394,11 +466,11 @@ MALFORMED: list[tuple[Any, str]] = [
     (_variant(capabilities=_DELETE), "missing key 'capabilities'"),
     (_variant(capabilities__device=_DELETE), "missing key 'capabilities.device'"),
     (_variant(capabilities__support=_DELETE), "missing key 'capabilities.support'"),
-    (_variant(schema="dtypegate.profile/9"),
-     "unknown schema 'dtypegate.profile/9' (expected 'dtypegate.profile/1')"),
-    (_variant(colour="red"),
-     "unknown key 'colour' in the profile; allowed: schema, name, description, sources, notes, capabilities, "
-     "errors"),
+    (_variant(schema="dtypegate.profile/9"), "unknown schema 'dtypegate.profile/9' (expected 'dtypegate.profile/1')"),
+    (
+        _variant(colour="red"),
+        "unknown key 'colour' in the profile; allowed: schema, name, description, sources, notes, capabilities, errors",
+    ),
     (_variant(name=5), "'name' must be a non-empty string without spaces, got 5"),
     (_variant(name="my gpu"), "'name' must be a non-empty string without spaces, got 'my gpu'"),
     (_variant(description=["x"]), "'description' must be a string, got a list"),
@@ -407,50 +479,75 @@ MALFORMED: list[tuple[Any, str]] = [
     (_variant(sources=[{"supports": "x"}]), "sources[0] needs a non-empty string 'ref'"),
     (_variant(capabilities=[]), "'capabilities' must be an object, got a list"),
     (_variant(capabilities__capability="7.5"), "'capabilities.capability' must be [major, minor] or null, got '7.5'"),
-    (_variant(capabilities__capability=[7, 5, 0]),
-     "'capabilities.capability' must be [major, minor] or null, got [7, 5, 0]"),
+    (
+        _variant(capabilities__capability=[7, 5, 0]),
+        "'capabilities.capability' must be [major, minor] or null, got [7, 5, 0]",
+    ),
     (_variant(capabilities__name=7), "'capabilities.name' must be a string, got a number"),
     (_variant(capabilities__support=["fp32"]), "'capabilities.support' must be an object, got a list"),
-    (_variant(capabilities__cuda="12.1"),
-     "unknown key 'cuda' in capabilities; allowed: device, name, backend, capability, torch_version, support, "
-     "extra"),
-    (_variant(capabilities__support__bf17="native"),
-     "capabilities: support: unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, "
-     "fp8_e5m2, fp64, amp_bf16, amp_fp16"),
-    (_variant(capabilities__support__fp16="maybe"),
-     "capabilities: support['fp16']: 'maybe' is not a support state; valid: native, emulated, unsupported, "
-     "unknown"),
-    (_variant(capabilities__support__fp64=_DELETE),
-     "capabilities.support does not state fp64; a profile states every compute precision: fp32, tf32, fp16, "
-     "bf16, fp8_e4m3, fp8_e5m2, fp64"),
-    (_variant(errors__bf16=_DELETE),
-     "capabilities.support marks bf16 unsupported but 'errors' has no entry for bf16; say what the platform "
-     "raises"),
-    (_variant(errors__fp16={"type": "RuntimeError", "message": "x"}),
-     "errors['fp16']: fp16 is native in capabilities.support; errors belong to unsupported precisions only"),
-    (_variant(errors__bf17={"type": "RuntimeError", "message": "x"}),
-     "errors: unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, fp64, "
-     "amp_bf16, amp_fp16"),
-    (_variant(errors__amp_bf16={"type": "RuntimeError", "message": "x"}),
-     "errors['amp_bf16']: errors are keyed by compute precision; use 'bf16'"),
+    (
+        _variant(capabilities__cuda="12.1"),
+        "unknown key 'cuda' in capabilities; allowed: device, name, backend, capability, torch_version, support, extra",
+    ),
+    (
+        _variant(capabilities__support__bf17="native"),
+        "capabilities: support: unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, "
+        "fp8_e5m2, fp64, amp_bf16, amp_fp16",
+    ),
+    (
+        _variant(capabilities__support__fp16="maybe"),
+        "capabilities: support['fp16']: 'maybe' is not a support state; valid: native, emulated, unsupported, unknown",
+    ),
+    (
+        _variant(capabilities__support__fp64=_DELETE),
+        "capabilities.support does not state fp64; a profile states every compute precision: fp32, tf32, fp16, "
+        "bf16, fp8_e4m3, fp8_e5m2, fp64",
+    ),
+    (
+        _variant(errors__bf16=_DELETE),
+        "capabilities.support marks bf16 unsupported but 'errors' has no entry for bf16; say what the platform raises",
+    ),
+    (
+        _variant(errors__fp16={"type": "RuntimeError", "message": "x"}),
+        "errors['fp16']: fp16 is native in capabilities.support; errors belong to unsupported precisions only",
+    ),
+    (
+        _variant(errors__bf17={"type": "RuntimeError", "message": "x"}),
+        "errors: unknown precision 'bf17'; valid names: fp32, tf32, fp16, bf16, fp8_e4m3, fp8_e5m2, fp64, "
+        "amp_bf16, amp_fp16",
+    ),
+    (
+        _variant(errors__amp_bf16={"type": "RuntimeError", "message": "x"}),
+        "errors['amp_bf16']: errors are keyed by compute precision; use 'bf16'",
+    ),
     (_variant(errors=[]), "'errors' must be an object, got a list"),
     (_variant(errors__bf16=[]), "errors['bf16'] is an empty list"),
     (_variant(errors__bf16="boom"), "errors['bf16'] must be an object with 'type' and 'message', got a string"),
     (_variant(errors__bf16={"message": "x"}), "missing key 'type' in errors['bf16']"),
     (_variant(errors__bf16={"type": "RuntimeError"}), "missing key 'message' in errors['bf16']"),
-    (_variant(errors__bf16={"type": "CudaError", "message": "x"}),
-     "errors['bf16']: unknown exception type 'CudaError'; valid: RuntimeError, TypeError, ValueError, "
-     "NotImplementedError, AttributeError"),
-    (_variant(errors__bf16={"type": "RuntimeError", "message": ""}),
-     "errors['bf16']: 'message' must be a non-empty string"),
-    (_variant(errors__fp8_e4m3=[{"ops": ["dot"], "type": "RuntimeError", "message": "x"}]),
-     "errors['fp8_e4m3'][0]: unknown op 'dot'; valid: mm, addmm, addbmm, linear, tensordot, matmul, einsum, mv, "
-     "addmv, bmm, baddbmm, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sdpa, "
-     "scaled_mm, gemm, gemv, bgemm, conv, *"),
-    (_variant(errors__fp8_e4m3=[{"ops": "mm", "type": "RuntimeError", "message": "x"}]),
-     "errors['fp8_e4m3'][0]: 'ops' must be a non-empty list of op names"),
-    (_variant(errors__bf16={"type": "RuntimeError", "message": "x", "status": 7}),
-     "unknown key 'status' in errors['bf16']; allowed: ops, type, message, source"),
+    (
+        _variant(errors__bf16={"type": "CudaError", "message": "x"}),
+        "errors['bf16']: unknown exception type 'CudaError'; valid: RuntimeError, TypeError, ValueError, "
+        "NotImplementedError, AttributeError",
+    ),
+    (
+        _variant(errors__bf16={"type": "RuntimeError", "message": ""}),
+        "errors['bf16']: 'message' must be a non-empty string",
+    ),
+    (
+        _variant(errors__fp8_e4m3=[{"ops": ["dot"], "type": "RuntimeError", "message": "x"}]),
+        "errors['fp8_e4m3'][0]: unknown op 'dot'; valid: mm, addmm, addbmm, linear, tensordot, matmul, einsum, mv, "
+        "addmv, bmm, baddbmm, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sdpa, "
+        "scaled_mm, gemm, gemv, bgemm, conv, *",
+    ),
+    (
+        _variant(errors__fp8_e4m3=[{"ops": "mm", "type": "RuntimeError", "message": "x"}]),
+        "errors['fp8_e4m3'][0]: 'ops' must be a non-empty list of op names",
+    ),
+    (
+        _variant(errors__bf16={"type": "RuntimeError", "message": "x", "status": 7}),
+        "unknown key 'status' in errors['bf16']; allowed: ops, type, message, source",
+    ),
 ]
 
 
@@ -531,3 +628,31 @@ def test_cli_malformed_file_is_bad_input(tmp_path: Path) -> None:
     code, _, err = _run([str(path)])
     assert code == 2
     assert err == f"dtypegate profiles: profile file {str(path)!r}: missing key 'name'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON (nested too deeply)"),
+        ('{"schema": "dtypegate.profile/1", "name": ' + "1" * 5000 + "}", "not valid JSON (Exceeds the limit"),
+        ('{"schema": "dtypegate.profile/1", "name": NaN}', "not valid JSON (NaN is not a JSON number)"),
+        ('{"schema": "dtypegate.profile/1", "name": -Infinity}', "not valid JSON (-Infinity is not a JSON number)"),
+    ],
+)
+def test_pathological_profile_files_are_profile_errors(tmp_path: Path, text: str, problem: str) -> None:
+    # B 8: these used to be a RecursionError or ValueError traceback
+    path = tmp_path / "p.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        profiles.load(str(path))
+    assert info.value.problem.startswith(problem)
+
+
+def test_a_profile_extra_that_is_not_json_data_is_refused(tmp_path: Path) -> None:
+    data = profiles.load("t4").to_json()
+    data["capabilities"]["extra"] = {"clocks": [1.5, 1e999]}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data), encoding="utf-8")  # 1e999 is written as Infinity
+    with pytest.raises(ProfileError) as info:
+        profiles.load(str(path))
+    assert info.value.problem == "not valid JSON (Infinity is not a JSON number)"
