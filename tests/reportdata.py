@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import devices
+
 from pytest_dtypegate.capabilities import Capabilities
 from pytest_dtypegate.ci import files, runreport
 from pytest_dtypegate.facts import TestFacts
@@ -27,32 +29,14 @@ __all__ = [
     "write",
 ]
 
-V100 = Capabilities(
-    device="cuda:0",
-    name="Tesla V100-SXM2-16GB",
-    backend="cuda",
-    capability=(7, 0),
-    support={
-        "fp32": "native",
-        "fp16": "native",
-        "fp64": "native",
-        "bf16": {"support": "emulated", "message": "no bf16 tensor cores before sm_80"},
-        "tf32": "emulated",
-    },
+# the fake devices of tests/devices.py, as a simulated run's report records them
+V100 = devices.V100.replace(
+    support={**devices.V100.evidence, "bf16": {"support": "emulated", "message": "no bf16 tensor cores before sm_80"}},
     torch_version="2.3.1",
     source="profile",
     profile="v100",
 )
-A100 = Capabilities(
-    device="cuda:0",
-    name="NVIDIA A100-SXM4-40GB",
-    backend="cuda",
-    capability=(8, 0),
-    support={"fp32": "native", "fp16": "native", "bf16": "native", "tf32": "native", "fp64": "native"},
-    torch_version="2.3.1",
-    source="profile",
-    profile="a100",
-)
+A100 = devices.A100.replace(torch_version="2.3.1", source="profile", profile="a100")
 
 ENVIRONMENT: dict[str, Any] = {
     "python": "3.11.7",
@@ -75,9 +59,7 @@ SETTINGS: dict[str, Any] = {
 }
 
 MODEL = "tests/test_model.py"
-EMULATED_REASON = (
-    "bf16 is emulated on Tesla V100-SXM2-16GB (sm_70) [simulated: v100]: native bf16 needs sm_80+"
-)
+EMULATED_REASON = "bf16 is emulated on Tesla V100-SXM2-16GB (sm_70) [simulated: v100]: native bf16 needs sm_80+"
 BF16_GEMM = "RuntimeError: at::cuda::blas::gemm: not implemented for struct c10::BFloat16"
 
 
@@ -146,15 +128,38 @@ def v100_report(leg: str | None = None) -> dict[str, Any]:
     return run_report(
         V100,
         [
-            entry(f"{MODEL}::test_generate[bf16]", "skipped", requested="bf16", decision="skip",
-                  skip_kind="emulated", reason=EMULATED_REASON, decision_reason=EMULATED_REASON),
+            entry(
+                f"{MODEL}::test_generate[bf16]",
+                "skipped",
+                requested="bf16",
+                decision="skip",
+                skip_kind="emulated",
+                reason=EMULATED_REASON,
+                decision_reason=EMULATED_REASON,
+            ),
             entry(f"{MODEL}::test_generate[fp16]", requested="fp16", precision="fp16", support="native"),
             entry(f"{MODEL}::test_generate[fp32]", requested="fp32", precision="fp32", support="native"),
-            entry(f"{MODEL}::test_attention[bf16]", "failed", requested="bf16", precision="bf16",
-                  support="emulated", category="unsupported", error_precision="bf16", reason=BF16_GEMM, line=42),
+            entry(
+                f"{MODEL}::test_attention[bf16]",
+                "failed",
+                requested="bf16",
+                precision="bf16",
+                support="emulated",
+                category="unsupported",
+                error_precision="bf16",
+                reason=BF16_GEMM,
+                line=42,
+            ),
             entry(f"{MODEL}::test_attention[fp32]", requested="fp32", precision="fp32", support="native"),
-            entry(f"{MODEL}::test_forward[bf16]", requested="bf16", precision="fp16", decision="downgrade",
-                  support="native", downgraded_from="bf16", decision_reason=EMULATED_REASON),
+            entry(
+                f"{MODEL}::test_forward[bf16]",
+                requested="bf16",
+                precision="fp16",
+                decision="downgrade",
+                support="native",
+                downgraded_from="bf16",
+                decision_reason=EMULATED_REASON,
+            ),
             entry("tests/test_tokenizer.py::test_plain", gated=False),
         ],
         leg=leg,

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from reportdata import a100_report, v100_report
 
 from pytest_dtypegate import profiles
@@ -26,6 +24,10 @@ from pytest_dtypegate.ci import files, pr_gate, reading
 from pytest_dtypegate.ci.files import InputError
 from pytest_dtypegate.ci.model import build_matrix
 from pytest_dtypegate.ci.render.json import render_json
+
+pytest.importorskip("hypothesis", reason="the fuzz tests need hypothesis (pip install hypothesis)")
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FUZZ = settings(
     max_examples=int(os.environ.get("DTYPEGATE_FUZZ_EXAMPLES", "60")),
