@@ -106,6 +106,7 @@ def decode_png(data: bytes) -> Image:
 
 def _encode_png(width: int, rows: list[tuple[int, bytes]]) -> bytes:
     """A PNG from pre-filtered rows (filter type, bytes), for testing the reader."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -121,8 +122,9 @@ def test_png_reader_undoes_every_filter() -> None:
     sub = bytes(a + tuple(y - x for x, y in zip(a, b)))
     up = bytes(6)
     avg = bytes(v - (left + up_) // 2 for v, left, up_ in zip(a + b, (0, 0, 0, *a), a + b))
-    paeth = bytes((v - _paeth(left, up_, ul)) & 0xFF
-                  for v, left, up_, ul in zip(a + b, (0, 0, 0, *a), a + b, (0, 0, 0, *a)))
+    paeth = bytes(
+        (v - _paeth(left, up_, ul)) & 0xFF for v, left, up_, ul in zip(a + b, (0, 0, 0, *a), a + b, (0, 0, 0, *a))
+    )
     image = decode_png(_encode_png(2, [(0, plain), (1, sub), (2, up), (3, avg), (4, paeth)]))
     assert (image.width, image.height) == (2, 5)
     assert [image.pixel(x, y) for y in range(5) for x in range(2)] == [a, b] * 5
@@ -161,10 +163,21 @@ PROBE = """<script>
 
 def _browser(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--hide-scrollbars", "--force-device-scale-factor=1",
-        "--force-color-profile=srgb", f"--window-size={WINDOW[0]},{WINDOW[1]}", *args,
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--force-color-profile=srgb",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        *args,
     ]
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
@@ -218,13 +231,15 @@ def _artifacts(config: pytest.Config) -> Path:
     return target
 
 
-def test_html_matrix_in_a_browser(tmp_path: Path, request: pytest.FixtureRequest,
-                                  capsys: pytest.CaptureFixture[str],
-                                  record_property: Any) -> None:
+def test_html_matrix_in_a_browser(
+    tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str], record_property: Any
+) -> None:
     binary = _chromium()
     if binary is None:
-        pytest.skip("no Chromium: install Debian's chromium (/usr/bin/chromium; .ci/run does) "
-                    "or set DTYPEGATE_CHROMIUM to a Chromium/Chrome binary")
+        pytest.skip(
+            "no Chromium: install Debian's chromium (/usr/bin/chromium; .ci/run does) "
+            "or set DTYPEGATE_CHROMIUM to a Chromium/Chrome binary"
+        )
     reports = [write(tmp_path, "v100.json", v100_report()), write(tmp_path, "a100.json", a100_report())]
     page = render_html(load_matrix(reports))
     probe_page = tmp_path / "matrix.html"
@@ -235,8 +250,9 @@ def test_html_matrix_in_a_browser(tmp_path: Path, request: pytest.FixtureRequest
     assert dom.returncode == 0, dom.stderr[-2000:]
     found = _Cells()
     found.feed(dom.stdout)
-    generate, attention, forward = (f"tests/test_model.py::{name}" for name in
-                                    ("test_generate", "test_attention", "test_forward"))
+    generate, attention, forward = (
+        f"tests/test_model.py::{name}" for name in ("test_generate", "test_attention", "test_forward")
+    )
     # what a person reads in each cell
     assert found.cells[(generate, "v100", "bf16")] == "skipped (emulated)"
     assert found.cells[(generate, "v100", "fp16")] == "passed"
@@ -267,8 +283,7 @@ def test_html_matrix_in_a_browser(tmp_path: Path, request: pytest.FixtureRequest
         box = boxes[key]
         assert box["bottom"] < image.height and box["right"] < image.width, f"{key} is off screen: {box}"
         # the cell's most common colour is its background (text covers a small part)
-        region = image.region(int(box["left"]) + 3, int(box["top"]) + 3, int(box["right"]) - 3,
-                              int(box["bottom"]) - 3)
+        region = image.region(int(box["left"]) + 3, int(box["top"]) + 3, int(box["right"]) - 3, int(box["bottom"]) - 3)
         colour, count = region.most_common(1)[0]
         assert count > 0.5 * sum(region.values()), f"{key}: no dominant colour"
         return colour

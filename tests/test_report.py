@@ -173,16 +173,34 @@ def test_entries_from_reports_that_crossed_xdist(pytester: pytest.Pytester) -> N
 
 def test_crashed_xdist_worker_item_is_a_failure() -> None:
     # what xdist's DSession.handle_crashitem reports for the item a dead worker was running
-    crash = SimpleNamespace(nodeid="t.py::test_big[bf16]", when="???", outcome="failed", duration=0.0,
-                            longrepr="worker 'gw1' crashed while running 't.py::test_big[bf16]'",
-                            location=("t.py", None, "t.py"), user_properties=[])
-    setup = SimpleNamespace(nodeid="t.py::test_big[bf16]", when="setup", outcome="passed", duration=0.5,
-                            longrepr=None, location=("t.py", 3, "test_big[bf16]"), user_properties=[])
+    crash = SimpleNamespace(
+        nodeid="t.py::test_big[bf16]",
+        when="???",
+        outcome="failed",
+        duration=0.0,
+        longrepr="worker 'gw1' crashed while running 't.py::test_big[bf16]'",
+        location=("t.py", None, "t.py"),
+        user_properties=[],
+    )
+    setup = SimpleNamespace(
+        nodeid="t.py::test_big[bf16]",
+        when="setup",
+        outcome="passed",
+        duration=0.5,
+        longrepr=None,
+        location=("t.py", 3, "test_big[bf16]"),
+        user_properties=[],
+    )
     collect = SimpleNamespace(nodeid="t.py", when="collect", outcome="passed")
     [only] = runreport.entries_from_reports([collect, setup, crash])
-    assert only == runreport.ReportEntry("t.py::test_big[bf16]", "failed", None,
-                                         "worker 'gw1' crashed while running 't.py::test_big[bf16]'", ("t.py", 4),
-                                         0.5)
+    assert only == runreport.ReportEntry(
+        "t.py::test_big[bf16]",
+        "failed",
+        None,
+        "worker 'gw1' crashed while running 't.py::test_big[bf16]'",
+        ("t.py", 4),
+        0.5,
+    )
 
 
 def test_entry_from_reports_needs_a_report() -> None:
@@ -191,16 +209,31 @@ def test_entry_from_reports_needs_a_report() -> None:
 
 
 def test_entry_outcome_is_checked() -> None:
-    with pytest.raises(ValueError, match=r"outcome must be one of passed, failed, skipped, error, xfailed, "
-                                         r"xpassed, got 'rerun'"):
+    with pytest.raises(
+        ValueError,
+        match=r"outcome must be one of passed, failed, skipped, error, xfailed, "
+        r"xpassed, got 'rerun'",
+    ):
         runreport.ReportEntry("t.py::t", "rerun")
 
 
 def test_entry_json_round_trip() -> None:
-    original = entry("tests/t.py::test_x[bf16]", "failed", requested="bf16", precision="fp16",
-                     decision="downgrade", downgraded_from="bf16", support="native", category="mismatch",
-                     error_precision="fp16", reason="AssertionError: mismatch", decision_reason="emulated",
-                     audit=["linear:fp16"], requires=["native:bf16"], line=None)
+    original = entry(
+        "tests/t.py::test_x[bf16]",
+        "failed",
+        requested="bf16",
+        precision="fp16",
+        decision="downgrade",
+        downgraded_from="bf16",
+        support="native",
+        category="mismatch",
+        error_precision="fp16",
+        reason="AssertionError: mismatch",
+        decision_reason="emulated",
+        audit=["linear:fp16"],
+        requires=["native:bf16"],
+        line=None,
+    )
     back = runreport.ReportEntry.from_json(original.to_json())
     assert back == original
     plain = entry("tests/t.py::test_y", gated=False)
@@ -218,8 +251,16 @@ def test_build_report_document() -> None:
     assert doc["capabilities"] == V100.to_json()
     assert doc["environment"] == ENVIRONMENT
     assert doc["summary"] == {
-        "total": 7, "passed": 5, "failed": 1, "skipped": 1, "error": 0, "xfailed": 0, "xpassed": 0,
-        "gated": 6, "downgraded": 1, "dtype_failures": 1,
+        "total": 7,
+        "passed": 5,
+        "failed": 1,
+        "skipped": 1,
+        "error": 0,
+        "xfailed": 0,
+        "xpassed": 0,
+        "gated": 6,
+        "downgraded": 1,
+        "dtype_failures": 1,
     }
     first = doc["tests"][0]
     assert first == {
@@ -267,8 +308,9 @@ def test_explicit_leg_wins() -> None:
 
 
 def test_policy_fail_counts_as_unsupported_failure() -> None:
-    doc = run_report(V100, [entry("t.py::t[bf16]", "error", requested="bf16", decision="fail",
-                                  reason="Failed: bf16 is emulated")])
+    doc = run_report(
+        V100, [entry("t.py::t[bf16]", "error", requested="bf16", decision="fail", reason="Failed: bf16 is emulated")]
+    )
     assert doc["summary"]["dtype_failures"] == 1
     assert runreport.effective_category("error", TestFacts(decision="fail")) == "unsupported"
     assert runreport.effective_category("passed", TestFacts(decision="fail")) is None
@@ -283,8 +325,9 @@ def test_environment_info() -> None:
     assert info["python"].count(".") == 2
     assert "github" not in info
     assert runreport.environment_info(None, environ={})["torch"] is None
-    gh = runreport.environment_info(None, environ={"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "42",
-                                                   "GITHUB_JOB": "simulate", "GITHUB_SHA": "abc"})
+    gh = runreport.environment_info(
+        None, environ={"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "42", "GITHUB_JOB": "simulate", "GITHUB_SHA": "abc"}
+    )
     assert gh["github"] == {"run_id": "42", "job": "simulate", "sha": "abc"}
 
 
@@ -355,9 +398,7 @@ def test_load_report_refuses_bad_files(tmp_path: Path) -> None:
     assert _bad(tmp_path, cut + b"\n") == (
         f"PATH: truncated JSON (the document stops mid-way, after line {len(last)} column {len(last[-1])})"
     )
-    assert _bad(tmp_path, b"<html>oops</html>") == (
-        "PATH: not JSON (Expecting value at line 1 column 1)"
-    )
+    assert _bad(tmp_path, b"<html>oops</html>") == ("PATH: not JSON (Expecting value at line 1 column 1)")
     assert _bad(tmp_path, b"\xff\xfe{") == "PATH: not a dtypegate report (not UTF-8 text)"
     assert _bad(tmp_path, b"[1, 2]") == "PATH: not a dtypegate report (the top level is an array, not an object)"
     assert _bad(tmp_path, b'{"tests": []}') == (
@@ -431,8 +472,11 @@ def test_validator_catches_what_the_schema_promises() -> None:
         ("summary", {**good["summary"], "passed": 1.5}, "summary.passed: expected integer, got float"),
         ("summary", {**good["summary"], "failed": -2}, "summary.failed: -2 is below the minimum 0"),
         ("tests", [{**good["tests"][0], "extra": 1}], "tests[0]: unexpected key 'extra'"),
-        ("tests", [{**good["tests"][0], "location": {"file": "a.py", "line": 0}}],
-         "tests[0].location.line: 0 is below the minimum 1"),
+        (
+            "tests",
+            [{**good["tests"][0], "location": {"file": "a.py", "line": 0}}],
+            "tests[0].location.line: 0 is below the minimum 1",
+        ),
         ("tests", [{**good["tests"][0], "requires": ["bf16", 3]}], "tests[0].requires[1]: expected string, got int"),
         ("schema", "dtypegate.report/0", "schema: must be 'dtypegate.report/1', got 'dtypegate.report/0'"),
     ]
@@ -480,8 +524,9 @@ def test_step_summary() -> None:
 
 def test_step_summary_without_device_and_with_many_failures() -> None:
     entries = [
-        entry(f"t.py::test_{i}[bf16]", "failed", requested="bf16", precision="bf16", category="mismatch",
-              reason="a|b `c`")
+        entry(
+            f"t.py::test_{i}[bf16]", "failed", requested="bf16", precision="bf16", category="mismatch", reason="a|b `c`"
+        )
         for i in range(12)
     ]
     text = github.step_summary(run_report(None, entries, leg="cpu | local"))
@@ -508,10 +553,15 @@ def test_annotation_escaping_and_policy_failures() -> None:
     doc = run_report(
         V100,
         [
-            entry("dir,x/t:1.py::t[bf16]", "error", requested="bf16", decision="fail", line=None,
-                  reason="100% bad\r\nnext"),
-            entry("t.py::u[fp16]", "failed", requested="fp16", precision="fp16", category="nonfinite",
-                  reason="inf"),
+            entry(
+                "dir,x/t:1.py::t[bf16]",
+                "error",
+                requested="bf16",
+                decision="fail",
+                line=None,
+                reason="100% bad\r\nnext",
+            ),
+            entry("t.py::u[fp16]", "failed", requested="fp16", precision="fp16", category="nonfinite", reason="inf"),
             entry("t.py::v[fp16]", "failed", requested="fp16", precision="fp16", reason="plain bug"),
         ],
         leg="a:b",
