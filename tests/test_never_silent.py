@@ -128,3 +128,21 @@ def test_without_those_options_an_unmodified_suite_hears_nothing(pytester: pytes
     result.assert_outcomes(passed=4)
     result.stdout.no_fnmatch_line("dtypegate*")
     result.stdout.no_fnmatch_line("*- dtypegate -*")
+
+
+def test_a_test_whose_subtest_failed_is_failed_in_the_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import unittest
+
+
+        class TestModels(unittest.TestCase):
+            def test_each_class(self):
+                for name in ("base", "causal_lm"):
+                    with self.subTest(name):
+                        self.assertEqual(name, "base")
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--dtypegate-report=run.json")
+    (test,) = json.loads((pytester.path / "run.json").read_text())["tests"]
+    assert test["outcome"] == "failed", result.stdout.str()

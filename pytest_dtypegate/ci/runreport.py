@@ -196,7 +196,8 @@ def entry_from_reports(reports: Sequence[Any]) -> ReportEntry:
 
     ``reports`` are the setup, call and teardown reports of the same item (any
     order; a later report of the same phase, e.g. after a rerun, replaces an
-    earlier one).  Objects are read by attribute only (``nodeid``, ``when``,
+    earlier one, except that a failed call stays failed: a failed subtest reports
+    the call before the test's own passing report does).  Objects are read by attribute only (``nodeid``, ``when``,
     ``outcome``, ``longrepr``, ``location``, ``duration``, ``user_properties``,
     ``wasxfail``), so xdist's re-created reports work the same.  A teardown
     error turns a passed test into ``error``; a setup failure is ``error``.
@@ -210,7 +211,12 @@ def entry_from_reports(reports: Sequence[Any]) -> ReportEntry:
     for rep in reports:
         when = str(getattr(rep, "when", "call"))
         # xdist reports a crashed worker's item once, as when="???": it stands for the call
-        phases[when if when in ("setup", "teardown") else "call"] = rep
+        phase = when if when in ("setup", "teardown") else "call"
+        earlier = phases.get(phase)
+        # a failed subtest (unittest's subTest, pytest's subtests) reports the call phase as failed before the
+        # test's own passing report: the test failed, as pytest's summary counts it
+        if not (earlier is not None and earlier.outcome == "failed" and getattr(rep, "outcome", None) == "passed"):
+            phases[phase] = rep
         duration += float(getattr(rep, "duration", 0.0) or 0.0)
         found = facts_from_properties(getattr(rep, "user_properties", None))
         if found is not None:
