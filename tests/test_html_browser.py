@@ -311,3 +311,85 @@ def test_html_matrix_in_a_browser(
     for key, box in boxes.items():
         if key[1] == "a100" and box["text"] == "passed":
             assert _close(background(key), passed), key
+
+
+FILTER_PROBE = """<script>
+window.addEventListener("load", function () {
+  function rows() {
+    return Array.prototype.map.call(document.querySelectorAll("#matrix tbody tr"), function (tr) {
+      return tr.className === "file" ? "FILE " + tr.textContent : tr.querySelector("th").getAttribute("title");
+    });
+  }
+  var seen = {initial: rows(), header: document.querySelectorAll("#matrix thead th.leg").length};
+  var outcome = document.getElementById("outcome");
+  outcome.value = "failed"; outcome.dispatchEvent(new Event("change"));
+  seen.failed = rows();
+  outcome.value = ""; outcome.dispatchEvent(new Event("change"));
+  var leg = document.getElementById("leg");
+  leg.value = "1"; leg.dispatchEvent(new Event("change"));
+  seen.legHeader = Array.prototype.map.call(document.querySelectorAll("#matrix thead th.leg"),
+                                            function (th) { return th.textContent; });
+  seen.legCells = document.querySelectorAll("#matrix tbody tr:not(.file)")[0].querySelectorAll("td").length;
+  leg.value = ""; leg.dispatchEvent(new Event("change"));
+  document.querySelector("button.toggle").click();
+  seen.expanded = rows();
+  seen.shown = document.getElementById("shown").textContent;
+  document.documentElement.setAttribute("data-seen", JSON.stringify(seen));
+});
+</script>
+"""
+
+
+def test_html_matrix_filters_and_collapses_in_a_browser(tmp_path: Path) -> None:
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("no Chromium: install Debian's chromium (/usr/bin/chromium; .ci/run does)")
+    from reportdata import A100, V100, entry, run_report
+
+    from pytest_dtypegate.ci.model import build_matrix
+
+    def suite(caps: Any, leg: str, broken: str | None) -> dict[str, Any]:
+        entries = []
+        for f in range(3):
+            for t in range(40):
+                for p in ("bf16", "fp32"):
+                    name = f"tests/test_m{f}.py::test_{t}[{p}]"
+                    if name == broken:
+                        entries.append(
+                            entry(
+                                name,
+                                "failed",
+                                requested=p,
+                                precision=p,
+                                category="unsupported",
+                                reason="RuntimeError: no kernel",
+                            )
+                        )
+                    else:
+                        entries.append(entry(name, requested=p, precision=p, support="native"))
+        return run_report(caps, entries, leg=leg)
+
+    matrix = build_matrix(
+        [("a.json", suite(A100, "a100", None)), ("v.json", suite(V100, "v100", "tests/test_m1.py::test_7[bf16]"))]
+    )
+    page = tmp_path / "m.html"
+    page.write_text(render_html(matrix).replace("</body>", FILTER_PROBE + "</body>"), encoding="utf-8")
+    dom = _browser(binary, tmp_path / "profile", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    seen = json.loads(html.unescape(dom.stdout.split('data-seen="', 1)[1].split('"', 1)[0]))
+    # the file with a failure first, its failing row shown; the rows that passed everywhere collapsed per file
+    assert seen["initial"][:2] == [
+        "FILE tests/test_m1.py \u2014 40 tests, \u25b8 39 passed on every leg",
+        "tests/test_m1.py::test_7",
+    ]
+    assert seen["initial"][2:] == [
+        "FILE tests/test_m0.py \u2014 40 tests, \u25b8 40 passed on every leg",
+        "FILE tests/test_m2.py \u2014 40 tests, \u25b8 40 passed on every leg",
+    ]
+    assert seen["header"] == 2
+    assert seen["failed"] == ["FILE tests/test_m1.py \u2014 1 test", "tests/test_m1.py::test_7"]
+    assert seen["legHeader"] == ["v100"] and seen["legCells"] == 2
+    expanded = seen["expanded"]
+    assert expanded[0].startswith("FILE tests/test_m1.py \u2014 40 tests, \u25be 39 passed")
+    assert len([r for r in expanded if r.startswith("tests/test_m1.py::")]) == 40
+    assert seen["shown"] == "120 of 120 tests match"

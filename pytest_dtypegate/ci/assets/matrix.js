@@ -86,8 +86,8 @@
     for (; drawn < end; drawn += 1) {
       var item = queue[drawn];
       if (item.group) {
-        var g = item.group, span = item.cols.length + 1, label = esc(data.files[g.file]) + " \u2014 " +
-          (g.notable.length + g.passed.length) + " tests";
+        var g = item.group, span = item.cols.length + 1, count = g.notable.length + g.passed.length;
+        var label = esc(data.files[g.file]) + " \u2014 " + count + (count === 1 ? " test" : " tests");
         if (g.passed.length) {
           label += ', <button type="button" class="toggle" data-file="' + g.file + '">' +
             (item.open ? "\u25be " : "\u25b8 ") + g.passed.length + " passed on every leg" + "</button>";
