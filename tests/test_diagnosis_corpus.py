@@ -33,7 +33,7 @@ def test_the_corpus_is_large_enough_and_has_look_alikes() -> None:
     negatives = [r for r in RECORDS if r["category"] == "none"]
     assert len(RECORDS) >= 200
     assert len(negatives) >= 50
-    assert {r["split"] for r in RECORDS} == {"dev", "heldout", "fresh"}
+    assert {r["split"] for r in RECORDS} == {"dev", "heldout", "fresh", "unseen"}
     assert {r["category"] for r in RECORDS} == {"unsupported", "mismatch", "nonfinite", "none"}
 
 
@@ -54,8 +54,8 @@ def test_no_corpus_text_is_a_catalogue_example() -> None:
 
 
 def test_the_split_follows_the_hash_of_the_text() -> None:
-    # the fresh part was gathered after the held-out part had been scored: it is not split by the hash
-    assert all(r["split"] in ("fresh", SCORING.split_of(r["text"])) for r in RECORDS)
+    # the fresh and unseen parts were gathered after the held-out part had been scored: not split by the hash
+    assert all(r["split"] in ("fresh", "unseen", SCORING.split_of(r["text"])) for r in RECORDS)
     fresh = [r for r in RECORDS if r["split"] == "fresh"]
     assert len(fresh) >= 50 and sum(r["category"] == "none" for r in fresh) >= 20
 
@@ -77,3 +77,23 @@ def test_the_parts_not_tuned_on_stay_at_the_issues_bar(split: str) -> None:
     # read after that, so they now guard against regressions rather than measure generalization.
     score = SCORING.score(RECORDS, split)
     assert score.rate >= 95.0, [(r["text"][:80], c) for r, c in score.misses]
+
+
+def test_the_unseen_part_is_there_and_large_enough() -> None:
+    unseen = [r for r in RECORDS if r["split"] == "unseen"]
+    assert sum(r["category"] != "none" for r in unseen) >= 60
+    assert sum(r["category"] == "none" for r in unseen) >= 30
+
+
+def test_the_unseen_part_keeps_its_measured_score() -> None:
+    # The honest measure of the reader as it is (pytest_dtypegate/diagnosis at c9201ae): the unseen part was
+    # gathered after the reader was final, labelled before the reader ran on it, written here whole and scored once
+    # (benchmarks/score_corpus.py --split unseen): 58/91 dtype errors right (63.7%; catalogue 16, general reader 42),
+    # 2/53 false positives (the string 'torch.bfloat16' passed where a dtype belongs; xformers refusing CPU tensors),
+    # mismatch 'other' right 11/11. Every one of the 33 misses was an answer of nothing. These floors are the
+    # measured figures, a guard against regressions, not a target: once the reader is changed in the light of these
+    # misses the part no longer measures it honestly.
+    score = SCORING.score(RECORDS, "unseen")
+    assert (score.errors, score.negatives) == (91, 53)
+    assert score.right >= 58, [(r["text"][:80], c) for r, c in score.misses]
+    assert score.false_positives <= 2, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
