@@ -84,6 +84,7 @@ class Collection:
 
     def __init__(self, state: SessionState) -> None:
         self.state = state
+        self._announced = False
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         uses_fixture = "model_dtype" in metafunc.fixturenames
@@ -119,13 +120,18 @@ class Collection:
             return None
         return self.header()
 
-    def pytest_report_header(self, config: pytest.Config) -> str | None:
-        # under xdist the controller collects nothing, so the collection-finish line never comes:
-        # a run that asked for simulation, audit, strict or a report says so at the start instead
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # under xdist the controller collects nothing, so the collection-finish line never comes: a run that
+        # asked for simulation, audit or strict says it when the first worker has collected
         state = self.state
-        if not state.describes_device or is_worker(config) or getattr(config.option, "dist", "no") in (None, "no"):
-            return None
-        return self.header()
+        if self._announced or not state.describes_device:
+            return
+        self._announced = True
+        terminal = state.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.ensure_newline()
+            terminal.write_line(self.header())
 
     def header(self) -> str:
         """``dtypegate: simulating v100 (sm_70): ...``: the gated device, resolved now if nothing did yet."""
