@@ -25,13 +25,14 @@ runs after its tests have been reported; its GEMMs are audited, never blamed.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Generator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import intercept, policy
+from . import policy
 from .callsites import BUILTIN_IGNORES, Ignores
 from .collection import REQUEST
 from .facts import Category
@@ -39,7 +40,7 @@ from .gating import DECISION, FACTS, facts_of, record_facts
 from .session import SessionState
 
 if TYPE_CHECKING:
-    from types import CodeType
+    from types import CodeType, ModuleType
 
     from .finite import FiniteWatch
     from .intercept import Call, Interceptor
@@ -130,6 +131,9 @@ class Interception:
         self.fixture_codes: dict[CodeType, tuple[str, str]] = {}
         # GEMMs a shared fixture ran in its setup, by (name, scope, baseid): judged for every test using it
         self.shared: dict[tuple[str, str, str], list[Call]] = {}
+        # imported here, not with the plugin: a session without simulation or audit never loads it (and by
+        # its name in sys.modules, so that a module re-imported by an in-process pytester run is one object)
+        self.intercept: ModuleType = importlib.import_module(f"{__package__}.intercept")
         self.gap: str | None = None  # what the installed interception cannot see (an older torch)
         self._started = False
         self._held = False
@@ -143,14 +147,14 @@ class Interception:
         self._started = True
         if self.state.torch_missing:
             return
-        intercept.hold()
+        self.intercept.hold()
         self._held = True
-        self.gap = intercept.coverage()
+        self.gap = self.intercept.coverage()
         profile = self.state.profile
         if profile is not None and profile.unsupported:
             # between tests and during collection too: a capability check that a library caches
             # (transformers.testing_utils.require_torch_bf16 at import) sees the simulated platform
-            self._base = intercept.Interceptor(profile, audit=False).__enter__()
+            self._base = self.intercept.Interceptor(profile, audit=False).__enter__()
 
     def stop(self) -> None:
         base, self._base = self._base, None
@@ -158,7 +162,7 @@ class Interception:
             base.__exit__(None, None, None)
         if self._held:
             self._held = False
-            intercept.release()
+            self.intercept.release()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
@@ -179,7 +183,7 @@ class Interception:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         self.start()
-        interceptor = intercept.Interceptor(self.state.profile, audit=self.state.options.audit)
+        interceptor: Interceptor = self.intercept.Interceptor(self.state.profile, audit=self.state.options.audit)
         interceptor.fixture_codes = self.fixture_codes
         item.stash[ITEM] = interceptor
         try:
