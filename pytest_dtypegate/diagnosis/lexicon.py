@@ -7,9 +7,15 @@ of one token, :func:`mentions` finds every type name in a text in one pass
 (linear in the text), with the spelling forms names take there: module paths
 (``torch.cuda.HalfTensor``, ``np.float16``, ``dnnl::memory::data_type::bf16``),
 legacy tensor types (``CUDAHalfTensor``), MLIR shaped types (``1x3x9x9xf16``),
-LLVM vectors (``v2bf16``) and a name glued to the word before it
-(``gotFloat``); a device extension's name holds the precision it is about
-(``SPV_KHR_bfloat16``, ``cl_khr_fp64``).
+LLVM vectors (``v2bf16``), a name glued to the word before it
+(``gotFloat``), ScalarType names streamed run together (a kernel's type
+combination, ``5120BFloat16FloatFloat``: each name a mention of its own) and
+the template argument of an Itanium-mangled C++ type name
+(``N11onnxruntime17PrimitiveDataTypeINS_9MLFloat16EEE``, ``...IfEE``); a
+device extension's name holds the precision it is about (``SPV_KHR_bfloat16``,
+``cl_khr_fp64``); cuBLASLt's numbered operand types (``abcType 14``) are read
+with the [scan] values.  Tokens are ASCII: a type name written against another
+script (``bfloat16格式``) is read.
 
 Pure module: imports neither torch nor pytest; the data is read on first use.
 """
@@ -19,14 +25,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import precisions as _p
 from .loader import CatalogueError, read_toml
 
-__all__ = ["LEXICON_FILE", "Lexicon", "Mention", "TypeInfo", "lexicon", "mentions", "rank"]
+__all__ = ["LEXICON_FILE", "Lexicon", "Mention", "TypeInfo", "lexicon", "mangled", "mentions", "rank"]
 
 #: The lexicon's data file (package data).
 LEXICON_FILE = Path(__file__).with_name("lexicon.toml")
@@ -37,7 +43,7 @@ OTHER = "other"
 #: How low a precision is: a mismatch's ``precision`` is its lowest side.
 _RANK: Mapping[str, int] = {"fp8_e4m3": 0, "fp8_e5m2": 0, "fp16": 1, "bf16": 1, "tf32": 2, "fp32": 2, "fp64": 3}
 
-_TOKEN = re.compile(r"(?<![\w.:])[.:]{0,2}[A-Za-z0-9_][\w.:]{0,79}")
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_.:])[.:]{0,2}[A-Za-z0-9_][A-Za-z0-9_.:]{0,79}")
 _LEGACY = re.compile(r"(?:CUDA|CPU|MPS|XPU|HIP|Sparse|cuda)?([A-Z][A-Za-z0-9]{1,20}?)(?:Tensor|Type|Storage)")
 _SHAPED = re.compile(r"(?:[0-9?*]{1,12}x){1,12}([a-z][a-z0-9]{1,20})")
 _VECTOR = re.compile(r"v[0-9]{1,4}((?:bf|f|i)[0-9]{1,3})")
@@ -46,6 +52,12 @@ _PART = re.compile(r"[A-Za-z0-9_]{1,80}")
 # A device extension's name (SPIR-V, Vulkan, OpenGL, OpenCL): the type it is about is one of its words.
 _EXTENSION = re.compile(r"(?:SPV|VK|GL|GLSL|cl|CL)_[A-Za-z0-9]{1,12}_[A-Za-z0-9_]{1,60}")
 _EXTENSION_WORD = re.compile(r"[A-Za-z0-9]{1,40}")
+# cuBLASLt's GEMM arguments that give operand types as cudaDataType_t numbers ("abcType 14", not scaleType)
+_DATA_TYPE_ARG = re.compile(r"(?:abc|ab|a|b|c|d)Type")
+_MAX_SIZE_DIGITS = 8  # a size printed before a run-together combination ("5120BFloat16Float")
+# An Itanium-mangled wrapper that stands for its template argument, and the builtin type codes.
+_WRAPPER = re.compile(r"(?:Type|^Tensor\w{0,20})$")
+_BUILTIN = re.compile(r"DF16[_b]|D[hnf]|[a-z](?=E)")
 
 
 def rank(precision: str | None) -> int:
@@ -89,6 +101,8 @@ class Lexicon:
     exact: Mapping[str, TypeInfo]  # case-sensitive names
     words: Mapping[str, TypeInfo]  # lower-cased words
     strict: Mapping[str, str]  # what typenames.read_precision reads: exact precision names and [scan]
+    joined: re.Pattern[str] | None = None  # one ScalarType name of a run-together combination ([joined])
+    mangled: Mapping[str, TypeInfo] = field(default_factory=dict)  # Itanium builtin type codes ([mangled])
 
 
 @functools.cache
@@ -107,7 +121,7 @@ def _names(where: str, table: Mapping[str, Any], key: str) -> list[str]:
 def read_lexicon(path: Path) -> Lexicon:
     """Read and check a lexicon file: known sections, canonical precision names, no spelling twice."""
     data = read_toml(path)
-    known = ("precision", "weak", "other_float", "other", "scan")
+    known = ("precision", "weak", "other_float", "other", "scan", "joined", "mangled")
     unknown = sorted(k for k in data if k not in known)
     if unknown:
         raise CatalogueError(f"{path}: unknown section {unknown[0]!r}; known: {', '.join(known)}")
@@ -134,6 +148,8 @@ def read_lexicon(path: Path) -> Lexicon:
             strict[spelling] = name
         for spelling in _names(f"{path}: {where}", section, "words") + _names(f"{path}: {where}", section, "loose"):
             add(where, words, spelling.lower(), info)
+        for spelling in _names(f"{path}: {where}", section, "weak"):
+            add(where, words, spelling.lower(), TypeInfo(FLOAT, name, weak=True))
     for spelling in _names(f"{path}: [weak]", data.get("weak", {}), "words"):
         add("[weak]", words, spelling.lower(), TypeInfo(FLOAT, _p.resolve(spelling, allow_auto=False), weak=True))
     for spelling in _names(f"{path}: [other_float]", data.get("other_float", {}), "words"):
@@ -147,7 +163,25 @@ def read_lexicon(path: Path) -> Lexicon:
         if not isinstance(name, str) or name not in _p.PRECISIONS:
             raise CatalogueError(f"{path}: [scan]: {token!r} must name a canonical precision")
         strict[token] = name
-    return Lexicon(exact=exact, words=words, strict=strict)
+    joined = _names(f"{path}: [joined]", data.get("joined", {}), "names")
+    for name in joined:
+        if name not in exact or not _PART.fullmatch(name):
+            raise CatalogueError(f"{path}: [joined]: {name!r} must be an exact name listed above, a single word")
+    mangled: dict[str, TypeInfo] = {}
+    for code, spelling in data.get("mangled", {}).items():
+        given = (exact.get(spelling) or words.get(spelling.lower())) if isinstance(spelling, str) else None
+        if given is None or given.weak:
+            raise CatalogueError(f"{path}: [mangled]: {code!r} must give a spelling listed above (not a plain word)")
+        mangled[code] = given
+    # longest first, so that "Float8_e4m3fn" is one name and not "Float" and a rest
+    alternatives = "|".join(re.escape(n) for n in sorted(joined, key=len, reverse=True))
+    return Lexicon(
+        exact=exact,
+        words=words,
+        strict=strict,
+        joined=re.compile(alternatives) if joined else None,
+        mangled=mangled,
+    )
 
 
 def lookup(name: str) -> TypeInfo | None:
@@ -177,6 +211,70 @@ def _extension(lead: int, name: str) -> list[tuple[int, str, TypeInfo]]:
     return out
 
 
+def _joined(lead: int, name: str) -> list[tuple[int, str, TypeInfo]]:
+    """ScalarType names streamed run together, after an optional size ("5120BFloat16FloatFloat"): each one, when
+    the whole token is made of them and there are at least two."""
+    lex = lexicon()
+    if lex.joined is None:
+        return []
+    pos = len(name) - len(name.lstrip("0123456789"))
+    if pos > _MAX_SIZE_DIGITS:
+        return []
+    out: list[tuple[int, str, TypeInfo]] = []
+    while pos < len(name):
+        m = lex.joined.match(name, pos)
+        if m is None:
+            return []
+        out.append((lead + pos, m.group(0), lex.exact[m.group(0)]))
+        pos = m.end()
+    return out if len(out) >= 2 else []
+
+
+def _length_name(name: str, pos: int) -> tuple[str, int] | None:
+    """An Itanium source name at ``pos`` ("9MLFloat16"): the name and where it ends."""
+    digits = pos
+    while digits < len(name) and digits - pos < 3 and name[digits].isdigit():
+        digits += 1
+    if digits == pos:
+        return None
+    end = digits + int(name[pos:digits])
+    return (name[digits:end], end) if end <= len(name) else None
+
+
+def mangled(name: str) -> TypeInfo | None:
+    """The type an Itanium-mangled wrapper names by its template argument: ``N11onnxruntime17PrimitiveDataType
+    INS_9MLFloat16EEE`` is MLFloat16, ``...IfEE`` float; only a wrapper whose name says it stands for a type
+    (``...Type``, ``Tensor...``), since ``complex<float>`` is not a float."""
+    pos = 2 if name.startswith("_Z") else 0
+    if not name.startswith("N", pos):
+        return None
+    pos += 1
+    last = ""
+    while True:
+        part = _length_name(name, pos)
+        if part is None:
+            break
+        last, pos = part
+    if not name.startswith("I", pos) or not _WRAPPER.search(last):
+        return None
+    pos += 1
+    code = _BUILTIN.match(name, pos)
+    if code is not None:
+        return lexicon().mangled.get(code.group(0))
+    if name.startswith("N", pos):
+        pos += 1
+    while name.startswith("S", pos):  # substitutions: S_, S0_, St
+        end = name.find("_", pos, pos + 4)
+        pos = pos + 2 if name.startswith("St", pos) else (end + 1 if end > 0 else pos + 1)
+    inner = ""
+    while True:
+        part = _length_name(name, pos)
+        if part is None:
+            break
+        inner, pos = part
+    return lookup(inner) if inner else None
+
+
 def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
     """The type names one token holds, with their offsets in the token."""
     name = token.rstrip(".:")
@@ -187,6 +285,13 @@ def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
         return [(lead, name, found)]
     if _EXTENSION.fullmatch(name):
         return _extension(lead, name)
+    joined = _joined(lead, name)
+    if joined:
+        return joined
+    if name[:1] in "N_" and name[1:2] in "0123456789Z":
+        wrapped = mangled(name)
+        if wrapped is not None:
+            return [(lead, name, wrapped)]
     glued = _GLUED.fullmatch(name)
     if glued:
         info = lexicon().exact.get(glued.group(1))
@@ -202,10 +307,27 @@ def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
     return out
 
 
+def _numbered(previous: re.Match[str] | None, m: re.Match[str], text: str) -> TypeInfo | None:
+    """A cudaDataType_t value after the argument that names it, as cuBLASLt prints a GEMM ("abcType 14"): the
+    precision [scan] gives it, or a type that is not a precision."""
+    if previous is None or previous.end() + 1 != m.start() or text[previous.end()] != " ":
+        return None
+    if not _DATA_TYPE_ARG.fullmatch(previous.group(0)) or not m.group(0).isdigit():
+        return None
+    precision = lexicon().strict.get(m.group(0))
+    return TypeInfo(FLOAT, precision) if precision else TypeInfo(OTHER, None)
+
+
 def mentions(text: str) -> list[Mention]:
     """Every type name in ``text``, in order (one pass over the text)."""
     out: list[Mention] = []
+    previous = None
     for m in _TOKEN.finditer(text):
+        numbered = _numbered(previous, m, text)
+        previous = m
+        if numbered is not None:
+            out.append(Mention(m.start(), m.end(), m.group(0), numbered, m.start(), m.end()))
+            continue
         for offset, written, info in _resolve(m.group(0)):
             start = m.start() + offset
             out.append(Mention(start, start + len(written), written, info, m.start(), m.end()))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from .. import precisions as _p
-from .lexicon import lexicon
+from .lexicon import lexicon, mangled
 
 __all__ = ["canonical", "dtype_key", "is_float", "read_precision"]
 
@@ -55,13 +55,17 @@ def read_precision(token: str) -> str | None:
     Knows ATen ScalarType names (``BFloat16``), C++ names (``c10::Half``,
     ``struct c10::BFloat16``, mangled ``N3c108BFloat16E``), cuBLAS enums
     (``CUDA_R_16BF``), legacy tensor types (``torch.cuda.HalfTensor``), Triton
-    names (``fp8e4nv``) and torch dtype strings (``torch.bfloat16``).
+    names (``fp8e4nv``), torch dtype strings (``torch.bfloat16``) and a mangled
+    wrapper's template argument (``N11onnxruntime17PrimitiveDataTypeIfEE``).
     """
     name = _normalise(token)
     strict = lexicon().strict
     if name in strict:
         return strict[name]
     found = canonical(name)
+    if found is None and name[:1] in "N_":
+        wrapped = mangled(name)
+        found = wrapped.precision if wrapped is not None else None
     return found if found in _p.STORAGE else None
 
 
