@@ -9,7 +9,17 @@ wants them:
   the phrase names it (``look`` in the data).  Types a message lists as what is
   supported (``only supports fp16 and bf16``, ``should be in dtype support list
   [...]``) are not the refused one; when only such a list names types, the
-  message is a dtype refusal of an unnamed precision.
+  message is a dtype refusal of an unnamed precision, and so is a message that
+  names no type at all after a phrase that is a dtype refusal by itself
+  (``Tensor type not supported in NCCL``, ``CUBLAS_STATUS_NOT_SUPPORTED``).
+  A refused fp32 is about the op (an op without an fp32 kernel), unless the
+  message names another precision or what refuses it is a precision setting
+  (autocast).  A kernel refusing a type combination it prints run together
+  (``5120BFloat16FloatFloat``) is a mismatch when its storage types differ,
+  and no precision's refusal when they agree (then the size is refused).  A
+  list of candidate operators (xformers) is read by its reasons: one refused
+  for the dtype alone names the refused precision, and when none is and some
+  refuse the device, the device is the problem.
 - mismatch: an ``operands differ`` phrase with two different floating-point
   precisions near it (integer, boolean or complex types make it something
   else), or a phrase that itself says dtype (``must have the same dtype``) with
@@ -64,9 +74,12 @@ _LIST_TOKENS = 40  # tokens a list of supported types may have
 _LOOKS = ("after", "before", "both", "subject")
 _TYPE_WORD = re.compile(r"(?i)\b(?:d(?:ata ?)?type|datatype|scalar ?type|type|precision|format)s?\b")
 _LIST_TOKEN = re.compile(r"[\s,/|&()\[\]{}<>'\"`]{1,20}|[\w.:]{1,80}")
-# A plain word in a type's slot ("query.dtype: double", "to type float") is a type name wherever it stands.
-_TYPED_SLOT = re.compile(r"(?i)types?\s{0,2}[:=]?\s{0,2}['\"`(]{0,2}\Z")
+# A plain word in a type's slot ("query.dtype: double", "to type float", "DataType<double>", ONNX's
+# "tensor(float)") is a type name wherever it stands.
+_TYPED_SLOT = re.compile(r"(?i)(?:types?\s{0,2}[:=]?\s{0,2}['\"`(<]{0,2}|\btensor\()\Z")
 _SLOT_CHARS = 24
+_CANDIDATE_KEYS = ("header", "dtype", "device")
+_NOTHING_LEFT = re.compile(r"[\s,;.:()\[\]{}'\"`-]{0,200}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,9 @@ class Phrase:
     implies: str | None = None
     explicit: bool = False
     opens_list: bool = False
+    bare: bool = False  # a dtype refusal by itself: with no type named at all, a refusal of an unnamed precision
+    low: bool = False  # only a low precision (fp8, fp16, bf16) can be what it refuses
+    reach: int | None = None  # how far from the phrase its type may stand (instead of _BEFORE and _AFTER)
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,9 @@ class Reader:
     vetoes: tuple[re.Pattern[str], ...]
     families: tuple[Family, ...]
     contrast: frozenset[str] = frozenset()  # refused alone, these precisions are about the op, not the precision
+    setting: re.Pattern[str] | None = None  # what refuses a precision setting (autocast): contrast does not apply
+    candidates: tuple[re.Pattern[str], ...] = ()  # [candidates] header, dtype reason, device reason
+    candidate_family: str = ""  # the family of a refusal read from a list of candidates
 
 
 @dataclass(frozen=True)
@@ -160,6 +179,9 @@ def read_reader(path: Path) -> Reader:
         if look not in _LOOKS:
             raise CatalogueError(f"{where}: look {look!r} is not one of {', '.join(_LOOKS)}")
         implies = item.get("implies")
+        reach = item.get("reach")
+        if reach is not None and (not isinstance(reach, int) or isinstance(reach, bool) or not 0 < reach <= 2000):
+            raise CatalogueError(f"{where}: reach must be a number of characters from 1 to 2000")
         phrases.append(
             Phrase(
                 category=_category(where, item.get("category")),
@@ -168,6 +190,9 @@ def read_reader(path: Path) -> Reader:
                 implies=implies if isinstance(implies, str) else None,
                 explicit=bool(item.get("explicit", False)),
                 opens_list=bool(item.get("list", False)),
+                bare=bool(item.get("bare", False)),
+                low=bool(item.get("low", False)),
+                reach=reach,
             )
         )
     lists = data.get("lists", {})
@@ -186,14 +211,23 @@ def read_reader(path: Path) -> Reader:
                 context=_regex(where, item["context"]) if "context" in item else None,
             )
         )
-    for category in (Category.UNSUPPORTED, Category.MISMATCH, Category.NONFINITE):
-        if not any(f.category is category and f.context is None for f in families):
-            raise CatalogueError(f"{path}: no family without context for {category.value} (its fallback)")
     contrast = data.get("reader", {}).get("contrast", [])
     if not isinstance(contrast, list) or not all(isinstance(c, str) and c in _p.PRECISIONS for c in contrast):
         raise CatalogueError(f"{path}: [reader] contrast must be a list of canonical precision names")
+    setting = data.get("reader", {}).get("setting")
+    found = data.get("candidates", {})
+    candidates = tuple(_regex(f"{path}: [candidates] {k}", found.get(k)) for k in _CANDIDATE_KEYS if found)
+    candidate_family = str(found.get("family", ""))
+    for category in (Category.UNSUPPORTED, Category.MISMATCH, Category.NONFINITE):
+        if not any(f.category is category and f.context is None for f in families):
+            raise CatalogueError(f"{path}: no family without context for {category.value} (its fallback)")
+    if candidates and not any(f.id == found.get("family") and f.category is Category.UNSUPPORTED for f in families):
+        raise CatalogueError(f"{path}: [candidates] family must name a family of category unsupported")
     return Reader(
         contrast=frozenset(contrast),
+        setting=_regex(f"{path}: [reader] setting", setting) if setting is not None else None,
+        candidates=candidates,
+        candidate_family=candidate_family,
         phrases=tuple(phrases),
         markers=markers,
         fillers=frozenset(str(f).lower() for f in lists.get("fillers", [])),
@@ -216,6 +250,36 @@ class _Text:
         self.mentions = mentions(self.text)
         self.starts = [m.start for m in self.mentions]
         self.listed = self._listed(reader())
+        self.uniform: set[int] = set()  # names of a run-together combination whose storage types agree
+        self.mixed: dict[int, tuple[Mention, ...]] = {}  # start of a name in a combination of differing types
+        self._combinations()
+
+    def _combinations(self) -> None:
+        """Read the type combinations a kernel prints run together ("5120BFloat16FloatFloat"): the last of three
+        or more is the compute type; when the others differ, the operands differ, and when they agree the size
+        (or something else) is what the kernel has no instance for, not a precision."""
+        found = self.mentions
+        i = 0
+        while i < len(found):
+            j = i + 1
+            while (
+                j < len(found)
+                and found[j].start == found[j - 1].end
+                and found[j].token_start == found[j - 1].token_start
+            ):
+                j += 1
+            if j - i >= 2:
+                storage = found[i : j - 1] if j - i >= 3 else found[i:j]
+                sides: dict[str | None, Mention] = {}
+                for mention in storage:
+                    if mention.is_float and mention.precision:
+                        sides.setdefault(mention.precision, mention)
+                if len(sides) >= 2:
+                    ordered = tuple(sorted(sides.values(), key=lambda x: rank(x.precision)))
+                    self.mixed.update((m.start, ordered) for m in found[i:j])
+                else:
+                    self.uniform.update(range(i, j))
+            i = j
 
     def _listed(self, data: Reader) -> set[int]:
         """Indexes of mentions that stand in a list of what is supported."""
@@ -276,9 +340,11 @@ def _refused(t: _Text, phrase: Phrase, m: re.Match[str]) -> tuple[int, Mention] 
         listed = t._list_after(end, reader().fillers)
         if listed:
             end = max(end, t.mentions[listed[-1]].token_end)
-    for i in t.near(start - _BEFORE, end + _AFTER):
+    for i in t.near(start - (phrase.reach or _BEFORE), end + (phrase.reach or _AFTER)):
         mention = t.mentions[i]
-        if not mention.is_float or i in t.listed:
+        if not mention.is_float or i in t.listed or i in t.uniform:
+            continue
+        if phrase.low and rank(mention.precision) > 1:
             continue
         before = mention.token_end <= start
         if phrase.look == "after" and (before or mention.token_start < end):
@@ -303,6 +369,12 @@ def _unsupported(t: _Text, phrases: Sequence[Phrase]) -> tuple[str | None, Menti
     best: tuple[int, Mention, str] | None = None
     unnamed: str | None = None  # a refusal whose only type names are the supported list's
     for phrase in phrases:
+        if not t.mentions:
+            if phrase.bare:  # a dtype refusal that names no type at all
+                found_bare = phrase.pattern.search(t.text)
+                if found_bare is not None:
+                    return None, None, found_bare.group(0)
+            continue
         for count, m in enumerate(phrase.pattern.finditer(t.text)):
             if count >= _PER_PHRASE:
                 break
@@ -329,6 +401,8 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
             others = 0
             for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH):
                 mention = t.mentions[i]
+                if i in t.uniform:
+                    continue
                 if not mention.is_float:
                     others += 1
                 elif t.counts(mention, m.start(), m.end()):
@@ -379,6 +453,31 @@ def _family(data: Reader, category: Category, text: str) -> tuple[Family, str]:
     raise AssertionError("read_reader checks that every category has a fallback family")
 
 
+def _operators(data: Reader, text: str) -> tuple[int, int, str] | None:
+    """What a list of candidate operators, each "not supported because:" its reasons (xformers), says.
+
+    (-1, -1, "") when the device is the problem: some operator refuses the device (``device=cpu (supported:
+    {'cuda'})``) and none is refused for the dtype alone, so no dtype would let one run.  Where the refused dtype's
+    name stands, and the operator, when an operator is refused for the dtype alone (another dtype would let it
+    run).  None otherwise.
+    """
+    if len(data.candidates) != len(_CANDIDATE_KEYS):
+        return None
+    header, dtype, device = data.candidates
+    heads = [m for _, m in zip(range(_PER_PHRASE), header.finditer(text))]
+    refuses_device = False
+    for n, head in enumerate(heads):
+        end = heads[n + 1].start() if n + 1 < len(heads) else len(text)
+        if device.search(text, head.end(), end):
+            refuses_device = True
+            continue
+        reason = dtype.search(text, head.end(), end)
+        if reason is not None and _NOTHING_LEFT.fullmatch(dtype.sub(" ", text[head.end() : end])):
+            # this operator would run in another dtype: the precision is the problem
+            return reason.start("dtype"), reason.end("dtype"), head.group("name")
+    return (-1, -1, "") if refuses_device else None
+
+
 def read_block(block: Block) -> Hit | None:
     """What the general reader finds in one block, or None."""
     if block.level in ("INFO", "DEBUG"):
@@ -386,7 +485,17 @@ def read_block(block: Block) -> Hit | None:
     data = reader()
     if any(v.search(block.text) for v in data.vetoes):
         return None
+    operators = _operators(data, block.text)
+    if operators is not None and operators[0] < 0:
+        return None
     t = _Text(block)
+    if operators is not None:
+        start, end, name = operators
+        found = next((t.mentions[i] for i in t.near(start, end) if t.mentions[i].is_float), None)
+        chosen = next((f for f in data.families if f.id == data.candidate_family), None)
+        if found is not None and chosen is not None:
+            text = block.text[start:end]
+            return Hit(Category.UNSUPPORTED, found.precision, None, chosen, text, name, (found,), block)
     by: dict[Category, list[Phrase]] = {}
     for phrase in data.phrases:
         by.setdefault(phrase.category, []).append(phrase)
@@ -404,11 +513,15 @@ def read_block(block: Block) -> Hit | None:
         family, where = _family(data, Category.NONFINITE, block.text)
         named = (mention,) if mention is not None else ()
         return Hit(Category.NONFINITE, precision, None, family, phrase_text, where, named, block)
-    if not t.mentions:
-        return None
     unsupported = _unsupported(t, by.get(Category.UNSUPPORTED, []))
+    if unsupported is not None and unsupported[1] is not None and unsupported[1].start in t.mixed:
+        sides = t.mixed[unsupported[1].start]  # a kernel refused a combination of differing types
+        family, where = _family(data, Category.MISMATCH, block.text)
+        low, high = sides[0].precision, sides[1].precision
+        return Hit(Category.MISMATCH, low, high, family, unsupported[2], where, sides, block)
     if unsupported is not None and unsupported[0] in data.contrast:
-        if not any(m.is_float and m.precision != unsupported[0] for m in t.mentions):
+        setting = data.setting is not None and data.setting.search(block.text) is not None
+        if not setting and not any(m.is_float and m.precision != unsupported[0] for m in t.mentions):
             unsupported = None  # an op without a kernel for the everyday precision is about the op
     if unsupported is not None:
         refused, mention, phrase_text = unsupported
