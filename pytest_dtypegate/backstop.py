@@ -59,10 +59,10 @@ ATEN: tuple[tuple[str, str, str, int], ...] = (
     ("baddbmm.out", "baddbmm", "bgemm", 1),
     ("baddbmm_", "baddbmm", "bgemm", 1),
     ("_grouped_mm", "grouped_mm", "bgemm", 0),
-    ("convolution", "convolution", "conv", 0),
-    ("convolution.out", "convolution", "conv", 0),
-    ("convolution_backward", "convolution", "conv", 0),
-    ("convolution_backward.out", "convolution", "conv", 0),
+    ("convolution", "conv", "conv", 0),  # named conv1d ... conv_transpose3d when it runs
+    ("convolution.out", "conv", "conv", 0),
+    ("convolution_backward", "conv", "conv", 0),
+    ("convolution_backward.out", "conv", "conv", 0),
     ("_scaled_mm", "scaled_mm", "scaled_mm", 0),
     ("_scaled_mm.out", "scaled_mm", "scaled_mm", 0),
     ("_scaled_mm_v2", "scaled_mm", "scaled_mm", 0),
@@ -101,15 +101,28 @@ def _keys(torch: Any) -> list[str]:
     return keys
 
 
-def _kernel(original: Any, op: str, kind: str, index: int, hooks: Hooks) -> Any:
+#: Where ``transposed`` sits in the arguments of the convolution ops: the op is named as the entry point
+#: that reaches it would be (conv2d, conv_transpose1d ...), from the input's rank, so that a profile's
+#: per-op entries (cpu-torch2.1 words conv2d and conv3d differently) apply to it.
+_TRANSPOSED = {"convolution": 6, "convolution.out": 6, "convolution_backward": 7, "convolution_backward.out": 7}
+
+
+def _conv_name(args: tuple[Any, ...], transposed: int) -> str:
+    dims = max(getattr(args[0], "ndim", 4) - 2, 1) if args else 2
+    return f"conv_transpose{dims}d" if len(args) > transposed and args[transposed] else f"conv{dims}d"
+
+
+def _kernel(original: Any, name: str, op: str, kind: str, index: int, hooks: Hooks) -> Any:
     call = original.call_boxed
     deciding, gate, quietly = hooks
+    transposed = _TRANSPOSED.get(name)
 
     def kernel(keyset: Any, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
         ic = deciding()
         if ic is not None:
-            gate(ic, op, kind, args[index] if len(args) > index else None)
+            named = op if transposed is None else _conv_name(args, transposed)
+            gate(ic, named, kind, args[index] if len(args) > index else None)
             return quietly(call, (keyset, *args), kwargs)
         return call(keyset, *args, **kwargs)
 
@@ -139,7 +152,8 @@ def install(torch: Any, hooks: Hooks) -> bool:
                             continue
                     except RuntimeError:  # an op this torch does not have
                         continue
-                    lib.impl(name, _kernel(get_kernel(qualified, key), op, kind, index, hooks), key, with_keyset=True)
+                    kernel = _kernel(get_kernel(qualified, key), name, op, kind, index, hooks)
+                    lib.impl(name, kernel, key, with_keyset=True)
     except BaseException:
         lib._destroy()
         raise

@@ -689,3 +689,16 @@ def test_compiled_code_meets_the_platform_error_when_it_runs() -> None:
     assert type(info.value) is RuntimeError
     assert str(info.value) == P100_GEMM
     assert ("addmm", "fp32") in ic.executed  # what inductor's compiled code ran
+
+
+def test_a_convolution_below_the_entry_points_is_named_as_its_entry_point() -> None:
+    from torch import conv2d  # bound at import
+
+    half = torch.float16
+    with Interceptor(profiles.load("cpu-torch2.1"), audit=False), pytest.raises(RuntimeError) as info:
+        conv2d(t(1, 2, 8, 8, dtype=half), t(3, 2, 3, 3, dtype=half))
+    assert str(info.value) == "\"slow_conv2d_cpu\" not implemented for 'Half'"  # the profile's conv2d entry
+    conv = nn.ConvTranspose1d(2, 2, 2)
+    with Interceptor(None, audit=True) as ic:
+        conv(t(1, 2, 4).requires_grad_()).sum().backward()
+    assert {(c.op, c.backward) for c in ic.calls} == {("conv_transpose1d", False), ("conv_transpose1d", True)}
