@@ -167,11 +167,13 @@ def run_suite(workdir: Path, files: int) -> None:
 def run_command(argv: list[str], source: Path, out: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(source)}
     env.pop("GITHUB_ACTIONS", None)
+    # run outside the checkout: "python -c" puts the working directory first on sys.path
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, json.dumps(argv), str(out)],
         capture_output=True,
         text=True,
         env=env,
+        cwd=out.parent,
         check=False,
     )
     lines = [line for line in proc.stderr.splitlines() if line.startswith("BENCH ")]
