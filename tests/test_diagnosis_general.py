@@ -99,6 +99,23 @@ def test_the_tolerant_pattern_takes_any_quote_for_a_quote() -> None:
         ("uses-fp64-math", [("fp64", "fp64")]),
         ("NVFP4 and e8m0 scales", [("NVFP4", None), ("e8m0", None)]),
         ("batch size, bf16bf16bf16_128 kernel", []),
+        # a kernel's type combination, streamed run together after a size: each name
+        ("types: 4096BFloat16FloatFloat", [("BFloat16", "bf16"), ("Float", "fp32"), ("Float", "fp32")]),
+        ("HalfDouble", [("Half", "fp16"), ("Double", "fp64")]),
+        ("123456789Half", []),  # a number, not a size before a combination
+        # the template argument of a mangled wrapper, builtin codes included
+        (
+            "(N11onnxruntime17PrimitiveDataTypeINS_9MLFloat16EEE)",
+            [("N11onnxruntime17PrimitiveDataTypeINS_9MLFloat16EEE", "fp16")],
+        ),
+        ("N11onnxruntime10TensorTypeIDhEE", [("N11onnxruntime10TensorTypeIDhEE", "fp16")]),
+        ("N3c107complexIfEE", []),
+        # cuBLASLt's numbered operand types; the scale type is not an operand's
+        ("abcType 14 computeType 68 scaleType 0", [("14", "bf16")]),
+        ("abcType 2", [("2", "fp16")]),
+        ("bf conversion", [("bf", "bf16")]),
+        ("float8e5m2, fp8_e4m3fn", [("float8e5m2", "fp8_e5m2"), ("fp8_e4m3fn", "fp8_e4m3")]),
+        ("910A支持bfloat16格式", [("bfloat16", "bf16")]),  # a name against Chinese text
     ],
 )
 def test_the_lexicon_reads_every_spelling(text: str, names: list[tuple[str, str | None]]) -> None:
@@ -122,6 +139,18 @@ def test_plain_words_are_weak() -> None:
     assert (half.precision, half.info.weak) == ("fp16", True)
     (strong,) = mentions("'Half'")
     assert not strong.info.weak
+    (bf,) = mentions("bf conversion")  # an abbreviation a precision lists as weak
+    assert (bf.precision, bf.info.weak) == ("bf16", True)
+
+
+def test_numbered_and_mangled_integers_are_types_but_not_precisions() -> None:
+    found = mentions("abcType 3 and N11onnxruntime17PrimitiveDataTypeIlEE, 5120IntLong")
+    assert [(m.written, m.is_float) for m in found] == [
+        ("3", False),
+        ("N11onnxruntime17PrimitiveDataTypeIlEE", False),
+        ("Int", False),
+        ("Long", False),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +161,8 @@ def test_plain_words_are_weak() -> None:
         ('[precision.bf16]\nnames = ["X"]\n[precision.fp16]\nnames = ["X"]\n', "'X' is already listed"),
         ('[precision.bf16]\nnames = "X"\n', "'names' must be a list of spellings"),
         ('[scan]\n"7" = "bogus"\n', "[scan]: '7' must name a canonical precision"),
+        ('[joined]\nnames = ["Bogus"]\n', "[joined]: 'Bogus' must be an exact name listed above, a single word"),
+        ('[mangled]\nf = "bogus"\n', "[mangled]: 'f' must give a spelling listed above (not a plain word)"),
     ],
 )
 def test_a_malformed_lexicon_is_named(tmp_path: Path, toml: str, message: str) -> None:

@@ -277,6 +277,13 @@ def test_classify_rejects_other_types() -> None:
         ("tf32", None),
         ("68", None),
         ("", None),
+        # the template argument of a mangled wrapper (ONNX Runtime's typeid names); not of complex<float>
+        ("N11onnxruntime17PrimitiveDataTypeINS_9MLFloat16EEE", "fp16"),
+        ("N11onnxruntime17PrimitiveDataTypeIfEE", "fp32"),
+        ("N11onnxruntime10TensorTypeIdEE", "fp64"),
+        ("N11onnxruntime17PrimitiveDataTypeIlEE", None),
+        ("N3c107complexIfEE", None),
+        ("N3foo3BarE", None),
     ],
 )
 def test_read_precision(token: str, precision: str | None) -> None:
