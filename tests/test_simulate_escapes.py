@@ -154,10 +154,16 @@ def test_a_fixture_gemm_is_audited_with_its_fixture_and_scope(pytester: pytest.P
         "--dtypegate-simulate=a100",
         "--dtypegate-audit",
         "--junitxml=out.xml",
+        "--dtypegate-report=run.json",
         "-k",
         "session_scoped or teardown or backward",
     )
     result.assert_outcomes(passed=3)
+    import json
+
+    document = json.loads((pytester.path / "run.json").read_text())
+    reported = document["call_sites"]["test_escapes.py::test_session_scoped_fixture"]["audit"]
+    assert [(s["fixture"], s["scope"], s["phase"]) for s in reported] == [("session_fixture", "session", "setup")]
     import xml.etree.ElementTree as ET
 
     from pytest_dtypegate.facts import facts_from_properties

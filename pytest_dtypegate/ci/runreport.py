@@ -367,4 +367,13 @@ def build_report(
         "summary": summary,
         "tests": tests,
     }
+    # where each audited GEMM and each simulated error happened (call site, phase, fixture and its scope,
+    # backward pass, the strict-ignore pattern it matched), by test: a top-level key, as the schema allows
+    sites = {
+        e.nodeid: {k: v for k, v in (("audit", e.facts.sites), ("simulated", e.facts.simulated)) if v}
+        for e in entries
+        if e.facts is not None and (e.facts.sites or e.facts.simulated)
+    }
+    if sites:
+        document["call_sites"] = sites
     return document
