@@ -10,8 +10,9 @@ to ``--legs`` leg labels (20 by default), alternating.  The suite and the
 reports are kept in ``--workdir`` and reused while the parameters stay the same.
 
 Then each command runs in a fresh process, several times, and the median wall
-time, the peak memory (``ru_maxrss`` of that process) and the output's size are
-printed per command.  ``--compare DIR`` runs the same commands against another
+time, the median CPU time of that process (user + system: less sensitive to other
+load on a shared machine), the peak memory (``ru_maxrss``) and the output's size
+are printed per command.  ``--compare DIR`` runs the same commands against another
 checkout of the package (``git archive HEAD | tar -x -C DIR``) side by side,
 with the ratio.  The targets are printed next to the figures; nothing here asserts.
 """
@@ -78,8 +79,9 @@ from pytest_dtypegate.cli import main
 code = main(argv)
 elapsed = time.perf_counter() - start
 out.flush()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-sys.__stderr__.write("BENCH " + json.dumps({"code": code, "seconds": elapsed, "peak": peak}) + "\n")
+usage = resource.getrusage(resource.RUSAGE_SELF)
+stats = {"code": code, "seconds": elapsed, "cpu": usage.ru_utime + usage.ru_stime, "peak": usage.ru_maxrss * 1024}
+sys.__stderr__.write("BENCH " + json.dumps(stats) + "\n")
 """
 
 
@@ -193,6 +195,7 @@ def measure(argv: list[str], source: Path, tmp: Path, repeat: int) -> dict[str, 
         runs.append(stats)
     return {
         "seconds": statistics.median(r["seconds"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
         "peak": max(r["peak"] for r in runs),
         "size": runs[-1]["size"],
         "code": runs[-1]["code"],
@@ -246,18 +249,23 @@ def main() -> int:
                 (zipped / (path.name + ".gz")).write_bytes(gzip.compress(path.read_bytes(), mtime=0))
         commands["gate (gzip reports)"] = ["gate", str(zipped), "--require", "fp32,bf16", "--config", os.devnull]
     sources = [("this", ROOT)] + ([("compare", args.compare.resolve())] if args.compare else [])
-    header = f"{'command':<34}" + "".join(f"{name + ' s':>11}{'MiB':>7}{'output':>10}" for name, _ in sources)
+    header = f"{'command':<34}" + "".join(
+        f"{name + ' s':>11}{'cpu s':>7}{'MiB':>7}{'output':>10}" for name, _ in sources
+    )
     print(header + ("   ratio" if args.compare else "") + "   targets")
     for label, argv in commands.items():
         row = f"{label:<34}"
         times = []
         for name, source in sources:
             if name == "compare" and ("github" in argv or "gzip" in label):
-                row += f"{'n/a':>11}{'':>7}{'':>10}"
+                row += f"{'n/a':>11}{'':>7}{'':>7}{'':>10}"
                 continue
             stats = measure(argv, source, tmp, args.repeat)
             times.append(stats["seconds"])
-            row += f"{stats['seconds']:>11.2f}{stats['peak'] / (1 << 20):>7.0f}{stats['size'] / 1e6:>8.1f}MB"
+            row += (
+                f"{stats['seconds']:>11.2f}{stats['cpu']:>7.2f}{stats['peak'] / (1 << 20):>7.0f}"
+                f"{stats['size'] / 1e6:>8.1f}MB"
+            )
         if args.compare:
             row += f"{times[1] / times[0]:>7.1f}x" if len(times) == 2 else f"{'':>8}"
         fmt = argv[argv.index("--format") + 1] if "--format" in argv else ""

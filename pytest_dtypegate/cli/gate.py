@@ -2,7 +2,8 @@
 
 The rules come from the command line, key by key over ``[tool.dtypegate.gate]``
 in ``--config`` (default: ./pyproject.toml when there is one).  Exit 0 clean,
-1 violations (one line each, or ``--json``), 2 bad input.
+1 violations (one line each; ``--format json`` or ``--format github``, the pull-request view), 2 bad input
+(a file named with the place in it, or a bad ``[tool.dtypegate.gate]``).
 """
 
 from __future__ import annotations
