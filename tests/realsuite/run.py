@@ -122,6 +122,26 @@ def prepare(cache: Path, workdir: Path) -> Path:
     return root
 
 
+def _available(options: tuple[str, ...]) -> tuple[str, ...]:
+    """``options`` without pytest-randomly's where it is not installed (the order is then the file's)."""
+    import importlib.util
+
+    if "randomly" not in options or importlib.util.find_spec("pytest_randomly") is not None:
+        return options
+    print("realsuite: pytest-randomly is not installed: the last run keeps the file order")
+    out: list[str] = ["-p", "no:randomly"]
+    skip = False
+    for option in options:
+        if skip or option.startswith("--randomly"):
+            skip = False
+            continue
+        if option == "-p":
+            skip = True  # the plugin name after it
+            continue
+        out.append(option)
+    return tuple(out)
+
+
 def run(root: Path, name: str, options: tuple[str, ...]) -> dict[str, Any]:
     """One pytest run in ``root``; its report document, with the output and the time it took."""
     report = root / f"report-{'-'.join(name.replace(',', '').split())}.json"
@@ -181,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         root = prepare(args.cache.resolve(), workdir)
         failed: dict[str, set[str]] = {}
         for name, options in RUNS.items():
-            document = run(root, name, options)
+            document = run(root, name, _available(options))
             failed[name] = {t["nodeid"] for t in document.get("tests", ()) if t["outcome"] == "failed"}
             counts = {k: document.get("summary", {}).get(k) for k in ("passed", "failed", "skipped", "error")}
             print(f"realsuite: {name}: {counts} in {document['_seconds']:.0f}s (transformers {version})")
