@@ -18,7 +18,9 @@ number that is not finite once read (``1e999``), an integer longer than
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import gzip
 import json
 import math
@@ -26,7 +28,7 @@ import os
 import stat
 import tempfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Optional, Union
 
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
     "InputError",
+    "collector_paused",
     "decode_json",
     "deeper_than",
     "dumps_document",
@@ -61,6 +64,26 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 class InputError(Exception):
     """A file or value the ``matrix`` and ``gate`` commands cannot use (exit 2); one line naming it."""
+
+
+# -- memory ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a matrix is read, built or written.
+
+    Reading 20 reports makes about a million small objects (typed records, cells,
+    strings) that hold no reference cycles; the collector would walk the growing
+    heap again and again, which more than doubled the time of ``matrix`` and
+    ``gate``.  Reference counting still frees everything; the collector's state
+    is restored on the way out.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # -- writing ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .. import schemas
 from ..capabilities import Capabilities, CapabilitiesError
 from ..schemas import fast
 from ..text import printable
-from .files import MAX_DEPTH, MAX_INT_DIGITS, InputError, PathLike, decode_json, read_bytes
+from .files import MAX_DEPTH, MAX_INT_DIGITS, InputError, PathLike, collector_paused, decode_json, read_bytes
 from .model import CELL_FIELDS, MATRIX_SCHEMA, MATRIX_SCHEMA_1, Cell, Leg, Matrix, MatrixBuilder
 from .runreport import SCHEMA
 
@@ -183,8 +183,9 @@ def load_matrix(paths: Sequence[str]) -> Matrix:
     One report is in memory at a time; its cells are kept, the document is dropped.
     """
     builder = MatrixBuilder()
-    for name, document in iter_reports(paths):
-        builder.add_report(name, document)
+    with collector_paused():
+        for name, document in iter_reports(paths):
+            builder.add_report(name, document)
     return builder.matrix()
 
 
@@ -291,6 +292,11 @@ def _checked_matrix(data: Mapping[str, Any], name: str, schema: str) -> Matrix:
 
 def load_baseline(path: str) -> Matrix:
     """A previous run's matrix: ``dtypegate matrix --format json`` output (plain or gzip), or a single run report."""
+    with collector_paused():
+        return _load_baseline(path)
+
+
+def _load_baseline(path: str) -> Matrix:
     name = printable(path)
     raw = read_bytes(path, _MATRIX)
     matrix = _fast_matrix(raw, name)
