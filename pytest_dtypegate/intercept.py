@@ -138,6 +138,7 @@ _MISSING = object()
 # per thread: ``depth`` > 0 while an op already decided by a wrapper or the backstop runs
 _LOCAL = threading.local()
 _torch: Any = None  # the torch module, bound on first install
+_tensor: Any = ()  # torch.Tensor, bound on first install (isinstance against () is always False)
 
 
 def _no() -> bool:
@@ -302,10 +303,9 @@ def release() -> None:
 # -- the gate ------------------------------------------------------------------
 def _precision(x: Any, kind: str | None) -> str | None:
     """The precision a GEMM whose deciding operand is ``x`` computes in (autocast applies above the kernels)."""
-    try:
-        name = _DTYPES.get(x.dtype)
-    except AttributeError:  # not a tensor: the op will complain on its own
+    if not isinstance(x, _tensor):  # not a tensor (an fx Proxy, a number): the op decides on its own
         return None
+    name = _DTYPES.get(x.dtype)
     if name is None:
         return None
     if name in _AUTOCAST_ELIGIBLE and _any_autocast():
@@ -442,8 +442,21 @@ def _wrapper(original: Callable[..., Any], op: str, kind: str | None, index: int
     return _finish(wrapper, original)
 
 
+def _script_alias(original: Any, wrapper: Any) -> None:
+    """Let TorchScript read a wrapper as the builtin op it stands for (it resolves builtins by identity)."""
+    try:
+        from torch.jit import _builtins
+
+        table: Any = _builtins
+        name = table._find_builtin(original)
+        if name is not None:
+            table._register_builtin(wrapper, name)
+    except Exception:  # pragma: no cover - a torch without that table: script compiles what it can
+        pass
+
+
 def _install() -> None:
-    global _torch, _any_autocast, _compiling, _graph_task, _BACKSTOP
+    global _torch, _tensor, _any_autocast, _compiling, _graph_task, _BACKSTOP
     import importlib
 
     try:
@@ -452,6 +465,7 @@ def _install() -> None:
         return
 
     _torch = torch
+    _tensor = torch.Tensor
     _any_autocast = torch._C._is_any_autocast_enabled
     _compiling = getattr(getattr(torch, "compiler", None), "is_compiling", _no)
     _graph_task = getattr(torch._C, "_current_graph_task_id", _no_task)
@@ -472,6 +486,7 @@ def _install() -> None:
             if cached is None or cached[0] is not original:
                 cached = (original, _wrapper(original, op, kind, index, keyword))
                 _WRAPPERS[(owner_name, attr)] = cached
+                _script_alias(original, cached[1])
             setattr(owner, attr, cached[1])
             done.append((owner, attr, owned, original))
         _BACKSTOP = backstop.install(torch, (_deciding, _gate_kernel, _quietly))

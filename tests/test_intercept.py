@@ -702,3 +702,27 @@ def test_a_convolution_below_the_entry_points_is_named_as_its_entry_point() -> N
     with Interceptor(None, audit=True) as ic:
         conv(t(1, 2, 4).requires_grad_()).sum().backward()
     assert {(c.op, c.backward) for c in ic.calls} == {("conv_transpose1d", False), ("conv_transpose1d", True)}
+
+
+def _scripted(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.matmul(a, b) + a @ b + F.linear(a, b) + torch.mm(a, b) + torch.einsum("ij,jk->ik", [a, b])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_torchscript_and_fx_see_the_ops_the_wrappers_stand_for() -> None:
+    """The plugin holds the wrappers for a whole session (collection included): scripting and tracing still work."""
+    a = t(2, 2)
+    intercept.hold()
+    try:
+        scripted = torch.jit.script(_scripted)
+        with Interceptor(None, audit=True):
+            torch.testing.assert_close(scripted(a, a), _scripted(a, a))
+
+            class Model(nn.Module):
+                def forward(self, x: Any, y: Any) -> Any:
+                    return torch.matmul(x, y)
+
+            graph = torch.fx.symbolic_trace(Model()).graph
+    finally:
+        intercept.release()
+    assert [n.op for n in graph.nodes] == ["placeholder", "placeholder", "call_function", "output"]
