@@ -17,7 +17,7 @@ from pytest_dtypegate.diagnosis.general import read_reader
 from pytest_dtypegate.diagnosis.lexicon import mentions, read_lexicon
 from pytest_dtypegate.diagnosis.loader import CatalogueError
 from pytest_dtypegate.diagnosis.normalize import MAX_MESSAGE, blocks, bound, canonical, clean, printable, segments
-from pytest_dtypegate.diagnosis.regexcheck import RegexProblem, check, keyword, tolerant
+from pytest_dtypegate.diagnosis.regexcheck import RegexProblem, check, keyword, keywords, tolerant
 
 # -- regexcheck: every pattern runs in linear time ---------------------------------------------------------------
 
@@ -64,6 +64,14 @@ def test_the_keyword_is_the_longest_literal_every_match_holds() -> None:
     assert keyword(re.compile(r"at::cuda::blas::(?P<op>\w{1,100}): not implemented for ")) == (": not implemented for ")
     assert keyword(re.compile(r"(?i)Mixed DTYPE")) == "mixed dtype"
     assert keyword(re.compile(r"(?:ab|cd)\w{1,3}")) is None
+
+
+def test_the_keywords_are_texts_one_of_which_every_match_holds() -> None:
+    assert keywords(re.compile(r"(?i)\bunsupported\b|\bNot understood\b")) == ("not understood", "unsupported")
+    assert keywords(re.compile(r"\b(?:does|do) not support (?:fp16|bf16)")) == (" not support ",)
+    assert keywords(re.compile(r"x(?:ab|cd)y")) is None  # no literal of 3+ characters in every match
+    assert keywords(re.compile(r"\bfoo\b|!=")) is None  # one alternative holds nothing worth a test
+    assert keywords(re.compile(r"(?:long one|short)?tail")) == ("tail",)  # an optional group holds nothing
 
 
 def test_the_tolerant_pattern_takes_any_quote_for_a_quote() -> None:
@@ -465,6 +473,9 @@ def test_a_well_formed_reader_is_read(tmp_path: Path) -> None:
     data = read_reader(path)
     assert [f.id for f in data.families] == ["u", "m", "n"]
     assert data.contrast == frozenset({"fp32"})
+    assert (data.setting, data.candidates, data.candidate_family) == (None, (), "")
+    (phrase,) = data.phrases
+    assert (phrase.bare, phrase.low, phrase.reach) == (False, False, None)
 
 
 @pytest.mark.parametrize(
@@ -476,6 +487,18 @@ def test_a_well_formed_reader_is_read(tmp_path: Path) -> None:
         ('contrast = ["fp32"]', 'contrast = ["float"]', "[reader] contrast must be a list of canonical"),
         ('id = "n"\ncategory = "nonfinite"', 'id = "n"\ncategory = "mismatch"', "no family without context for"),
         ('source = "src"\n[[family]]\nid = "m"', 'source = ""\n[[family]]\nid = "m"', "'source' must be a non-empty"),
+        ('look = "before"', 'look = "before"\nreach = 0', "reach must be a number of characters from 1 to 2000"),
+        ('look = "before"', 'look = "before"\nreach = true', "reach must be a number of characters from 1 to 2000"),
+        (
+            'contrast = ["fp32"]',
+            "contrast = [\"fp32\"]\nsetting = 'x\\w+'",
+            "[reader] setting: the pattern has an unbounded",
+        ),
+        (
+            "[lists]",
+            "[candidates]\nfamily = 'm'\nheader = 'h'\ndtype = 'dtype=(?P<dtype>x)'\ndevice = 'device='\n[lists]",
+            "[candidates] family must name a family of category unsupported",
+        ),
     ],
 )
 def test_a_malformed_reader_is_named(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -58,7 +58,7 @@ from ..facts import Category
 from .lexicon import Mention, mentions, rank
 from .loader import CatalogueError, read_toml
 from .normalize import Block
-from .regexcheck import RegexProblem, check
+from .regexcheck import RegexProblem, check, keywords
 
 __all__ = ["GENERAL_FILE", "Family", "Hit", "Reader", "read", "reader"]
 
@@ -83,6 +83,18 @@ _NOTHING_LEFT = re.compile(r"[\s,;.:()\[\]{}'\"`-]{0,200}")
 
 
 @dataclass(frozen=True)
+class Gate:
+    """A regex, and lower-cased texts one of which every match holds (``regexcheck.keywords``)."""
+
+    regex: re.Pattern[str]
+    keys: tuple[str, ...] | None = None
+
+    def may_match(self, lowered: str) -> bool:
+        """Whether the regex can match a text (given lower-cased): a cheap test before the regex runs."""
+        return self.keys is None or any(k in lowered for k in self.keys)
+
+
+@dataclass(frozen=True)
 class Phrase:
     category: Category
     pattern: re.Pattern[str]
@@ -93,6 +105,11 @@ class Phrase:
     bare: bool = False  # a dtype refusal by itself: with no type named at all, a refusal of an unnamed precision
     low: bool = False  # only a low precision (fp8, fp16, bf16) can be what it refuses
     reach: int | None = None  # how far from the phrase its type may stand (instead of _BEFORE and _AFTER)
+    keys: tuple[str, ...] | None = None  # lower-cased texts one of which every match holds (regexcheck.keywords)
+
+    def may_match(self, lowered: str) -> bool:
+        """Whether the pattern can match a text (given lower-cased): a cheap test before the regex runs."""
+        return self.keys is None or any(k in lowered for k in self.keys)
 
 
 @dataclass(frozen=True)
@@ -112,14 +129,15 @@ class Reader:
     """The general reader's data, read from ``general.toml``."""
 
     phrases: tuple[Phrase, ...]
-    markers: tuple[re.Pattern[str], ...]
+    markers: tuple[Gate, ...]
     fillers: frozenset[str]
-    vetoes: tuple[re.Pattern[str], ...]
+    vetoes: tuple[Gate, ...]
     families: tuple[Family, ...]
     contrast: frozenset[str] = frozenset()  # refused alone, these precisions are about the op, not the precision
     setting: re.Pattern[str] | None = None  # what refuses a precision setting (autocast): contrast does not apply
     candidates: tuple[re.Pattern[str], ...] = ()  # [candidates] header, dtype reason, device reason
     candidate_family: str = ""  # the family of a refusal read from a list of candidates
+    candidate_keys: tuple[str, ...] | None = None  # what every candidate's header holds
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,16 @@ def _regex(where: str, value: Any) -> re.Pattern[str]:
     return compiled
 
 
+def _keys(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Lower-cased texts one of which every match of the pattern holds (None: no cheap test is known)."""
+    found = keywords(pattern)
+    return tuple(k.lower() for k in found) if found else None
+
+
+def _gate(pattern: re.Pattern[str]) -> Gate:
+    return Gate(pattern, _keys(pattern))
+
+
 def _category(where: str, value: Any) -> Category:
     for category in (Category.UNSUPPORTED, Category.MISMATCH, Category.NONFINITE):
         if value == category.value:
@@ -182,10 +210,12 @@ def read_reader(path: Path) -> Reader:
         reach = item.get("reach")
         if reach is not None and (not isinstance(reach, int) or isinstance(reach, bool) or not 0 < reach <= 2000):
             raise CatalogueError(f"{where}: reach must be a number of characters from 1 to 2000")
+        pattern = _regex(where, item.get("pattern"))
         phrases.append(
             Phrase(
                 category=_category(where, item.get("category")),
-                pattern=_regex(where, item.get("pattern")),
+                pattern=pattern,
+                keys=_keys(pattern),
                 look=look,
                 implies=implies if isinstance(implies, str) else None,
                 explicit=bool(item.get("explicit", False)),
@@ -196,8 +226,8 @@ def read_reader(path: Path) -> Reader:
             )
         )
     lists = data.get("lists", {})
-    markers = tuple(_regex(f"{path}: [lists] marker #{n}", m) for n, m in enumerate(lists.get("markers", []), 1))
-    vetoes = tuple(_regex(f"{path}: veto #{n}", v.get("pattern")) for n, v in enumerate(data.get("veto", []), 1))
+    markers = tuple(_gate(_regex(f"{path}: [lists] marker #{n}", m)) for n, m in enumerate(lists.get("markers", []), 1))
+    vetoes = tuple(_gate(_regex(f"{path}: veto #{n}", v.get("pattern"))) for n, v in enumerate(data.get("veto", []), 1))
     families = []
     for n, item in enumerate(data.get("family", []), 1):
         where = f"{path}: family #{n}"
@@ -217,6 +247,7 @@ def read_reader(path: Path) -> Reader:
     setting = data.get("reader", {}).get("setting")
     found = data.get("candidates", {})
     candidates = tuple(_regex(f"{path}: [candidates] {k}", found.get(k)) for k in _CANDIDATE_KEYS if found)
+    candidate_keys = _keys(candidates[0]) if candidates else None
     candidate_family = str(found.get("family", ""))
     for category in (Category.UNSUPPORTED, Category.MISMATCH, Category.NONFINITE):
         if not any(f.category is category and f.context is None for f in families):
@@ -228,6 +259,7 @@ def read_reader(path: Path) -> Reader:
         setting=_regex(f"{path}: [reader] setting", setting) if setting is not None else None,
         candidates=candidates,
         candidate_family=candidate_family,
+        candidate_keys=candidate_keys,
         phrases=tuple(phrases),
         markers=markers,
         fillers=frozenset(str(f).lower() for f in lists.get("fillers", [])),
@@ -244,9 +276,10 @@ def read_reader(path: Path) -> Reader:
 class _Text:
     """A block's text with its type names, looked up by position."""
 
-    def __init__(self, block: Block) -> None:
+    def __init__(self, block: Block, lowered: str) -> None:
         self.block = block
         self.text = block.text
+        self.lowered = lowered
         self.mentions = mentions(self.text)
         self.starts = [m.start for m in self.mentions]
         self.listed = self._listed(reader())
@@ -285,7 +318,9 @@ class _Text:
         """Indexes of mentions that stand in a list of what is supported."""
         listed: set[int] = set()
         for marker in data.markers:
-            for count, m in enumerate(marker.finditer(self.text)):
+            if not marker.may_match(self.lowered):
+                continue
+            for count, m in enumerate(marker.regex.finditer(self.text)):
                 if count >= _PER_PHRASE:
                     break
                 listed.update(self._list_after(m.end(), data.fillers))
@@ -370,10 +405,12 @@ def _unsupported(t: _Text, phrases: Sequence[Phrase]) -> tuple[str | None, Menti
     unnamed: str | None = None  # a refusal whose only type names are the supported list's
     for phrase in phrases:
         if not t.mentions:
-            if phrase.bare:  # a dtype refusal that names no type at all
+            if phrase.bare and phrase.may_match(t.lowered):  # a dtype refusal that names no type at all
                 found_bare = phrase.pattern.search(t.text)
                 if found_bare is not None:
                     return None, None, found_bare.group(0)
+            continue
+        if not phrase.may_match(t.lowered):
             continue
         for count, m in enumerate(phrase.pattern.finditer(t.text)):
             if count >= _PER_PHRASE:
@@ -394,6 +431,8 @@ def _unsupported(t: _Text, phrases: Sequence[Phrase]) -> tuple[str | None, Menti
 
 def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...], str] | None:
     for phrase in phrases:
+        if not phrase.may_match(t.lowered):
+            continue
         for count, m in enumerate(phrase.pattern.finditer(t.text)):
             if count >= _PER_PHRASE:
                 break
@@ -419,6 +458,8 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
 
 def _nonfinite(t: _Text, phrases: Sequence[Phrase]) -> tuple[str, Mention | None, str] | None:
     for phrase in phrases:
+        if not phrase.may_match(t.lowered):
+            continue
         for count, m in enumerate(phrase.pattern.finditer(t.text)):
             if count >= _PER_PHRASE:
                 break
@@ -453,7 +494,7 @@ def _family(data: Reader, category: Category, text: str) -> tuple[Family, str]:
     raise AssertionError("read_reader checks that every category has a fallback family")
 
 
-def _operators(data: Reader, text: str) -> tuple[int, int, str] | None:
+def _operators(data: Reader, text: str, lowered: str) -> tuple[int, int, str] | None:
     """What a list of candidate operators, each "not supported because:" its reasons (xformers), says.
 
     (-1, -1, "") when the device is the problem: some operator refuses the device (``device=cpu (supported:
@@ -462,6 +503,8 @@ def _operators(data: Reader, text: str) -> tuple[int, int, str] | None:
     run).  None otherwise.
     """
     if len(data.candidates) != len(_CANDIDATE_KEYS):
+        return None
+    if data.candidate_keys is not None and not any(k in lowered for k in data.candidate_keys):
         return None
     header, dtype, device = data.candidates
     heads = [m for _, m in zip(range(_PER_PHRASE), header.finditer(text))]
@@ -483,12 +526,13 @@ def read_block(block: Block) -> Hit | None:
     if block.level in ("INFO", "DEBUG"):
         return None
     data = reader()
-    if any(v.search(block.text) for v in data.vetoes):
+    lowered = block.text.lower()
+    if any(v.may_match(lowered) and v.regex.search(block.text) for v in data.vetoes):
         return None
-    operators = _operators(data, block.text)
+    operators = _operators(data, block.text, lowered)
     if operators is not None and operators[0] < 0:
         return None
-    t = _Text(block)
+    t = _Text(block, lowered)
     if operators is not None:
         start, end, name = operators
         found = next((t.mentions[i] for i in t.near(start, end) if t.mentions[i].is_float), None)

@@ -102,6 +102,7 @@ class Lexicon:
     words: Mapping[str, TypeInfo]  # lower-cased words
     strict: Mapping[str, str]  # what typenames.read_precision reads: exact precision names and [scan]
     joined: re.Pattern[str] | None = None  # one ScalarType name of a run-together combination ([joined])
+    joined_whole: re.Pattern[str] | None = None  # a whole combination, after an optional size
     mangled: Mapping[str, TypeInfo] = field(default_factory=dict)  # Itanium builtin type codes ([mangled])
 
 
@@ -180,6 +181,7 @@ def read_lexicon(path: Path) -> Lexicon:
         words=words,
         strict=strict,
         joined=re.compile(alternatives) if joined else None,
+        joined_whole=re.compile(rf"[0-9]{{0,{_MAX_SIZE_DIGITS}}}(?:{alternatives}){{2,16}}") if joined else None,
         mangled=mangled,
     )
 
@@ -215,11 +217,9 @@ def _joined(lead: int, name: str) -> list[tuple[int, str, TypeInfo]]:
     """ScalarType names streamed run together, after an optional size ("5120BFloat16FloatFloat"): each one, when
     the whole token is made of them and there are at least two."""
     lex = lexicon()
-    if lex.joined is None:
+    if lex.joined is None or lex.joined_whole is None or not lex.joined_whole.fullmatch(name):
         return []
     pos = len(name) - len(name.lstrip("0123456789"))
-    if pos > _MAX_SIZE_DIGITS:
-        return []
     out: list[tuple[int, str, TypeInfo]] = []
     while pos < len(name):
         m = lex.joined.match(name, pos)
@@ -310,9 +310,9 @@ def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
 def _numbered(previous: re.Match[str] | None, m: re.Match[str], text: str) -> TypeInfo | None:
     """A cudaDataType_t value after the argument that names it, as cuBLASLt prints a GEMM ("abcType 14"): the
     precision [scan] gives it, or a type that is not a precision."""
-    if previous is None or previous.end() + 1 != m.start() or text[previous.end()] != " ":
+    if not text[m.start()].isdigit() or previous is None or previous.end() + 1 != m.start():
         return None
-    if not _DATA_TYPE_ARG.fullmatch(previous.group(0)) or not m.group(0).isdigit():
+    if not m.group(0).isdigit() or not _DATA_TYPE_ARG.fullmatch(previous.group(0)):
         return None
     precision = lexicon().strict.get(m.group(0))
     return TypeInfo(FLOAT, precision) if precision else TypeInfo(OTHER, None)

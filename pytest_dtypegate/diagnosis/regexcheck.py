@@ -27,7 +27,8 @@ import re
 import sys
 from typing import Any
 
-__all__ = ["MAX_BOUND", "QUOTES", "RegexProblem", "check", "keyword", "tolerant"]
+__all__ = ["MAX_BOUND", "QUOTES", "RegexProblem", "check", "keyword", "keywords", "tolerant"]
+_MIN_KEY = 3  # the shortest literal worth an ``in`` test
 
 #: The largest bound a repeat may have.
 MAX_BOUND = 4096
@@ -159,6 +160,37 @@ def keyword(pattern: re.Pattern[str]) -> str | None:
     if len(best) < 3:
         return None
     return best.lower() if pattern.flags & re.IGNORECASE else best
+
+
+def _required(seq: Any) -> frozenset[str] | None:
+    """Literal texts of which every match of the sequence holds one (the best such set), or None: a literal run,
+    one of the alternatives of a group every match passes through, or what a repeated part always holds."""
+    found: list[frozenset[str]] = [frozenset([r]) for r in _runs(seq) if len(r) >= _MIN_KEY]
+    for raw_op, av in seq:
+        op = _op(raw_op)
+        inner: frozenset[str] | None = None
+        if op == "BRANCH":
+            parts = [_required(branch) for branch in av[1]]
+            if parts and all(part is not None for part in parts):
+                inner = frozenset(k for part in parts if part is not None for k in part)
+        elif op == "SUBPATTERN":
+            inner = _required(av[-1])
+        elif op in _REPEATS and av[0] >= 1:
+            inner = _required(av[2])
+        if inner:
+            found.append(inner)
+    return max(found, key=lambda keys: (min(len(k) for k in keys), -len(keys)), default=None)
+
+
+def keywords(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Literal texts (3+ characters each) of which every match holds at least one, lower-cased if the pattern
+    ignores case: a cheap ``in`` test before the regex runs (``\\bunsupported\\b|\\bnot implemented\\b`` holds
+    "unsupported" or "not implemented"); None when no such set is known."""
+    tree = _parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+    found = _required(tree.data if hasattr(tree, "data") else tree)
+    if not found:
+        return None
+    return tuple(sorted(k.lower() if pattern.flags & re.IGNORECASE else k for k in found))
 
 
 #: What a quote character of a pattern becomes in its tolerant twin: any quote character.
