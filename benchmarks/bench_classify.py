@@ -6,8 +6,10 @@ Three measurements:
 
 1. Adversarial text, about ``--mb`` MB of each kind: long runs of word characters, colons, dots, quotes and
    brackets; type-name-like tokens (``c10::BFloat16``, ``torch.float16``, MLIR shapes); floods of the general
-   reader's phrases; line prefixes; and near-misses of every catalogue entry (each example text cut short or
-   with its type name replaced, repeated).  Each kind is classified as one message (``classify`` reads its
+   reader's phrases; line prefixes; near-misses of every catalogue entry (each example text cut short or
+   with its type name replaced, repeated); and floods of the constructs the reader's later families read
+   (candidate operators and their reasons, run-together type combinations, mangled type names, NaN printouts,
+   cuBLAS statuses, Chinese text).  Each kind is classified as one message (``classify`` reads its
    first and last characters, see ``normalize.MAX_MESSAGE``) and as the same megabyte split into 4 KiB
    messages; time per MB is reported, and the slowest input.
 2. The normal corpus (tests/corpus/dtype_errors.toml and every catalogue example): time per MB and per message.
@@ -79,6 +81,16 @@ def adversarial(size: int) -> dict[str, str]:
         "prefix flood": _fill("[rank0]: 2024-01-01T00:00:00Z ERROR [x] ", size),
         "surrogates": _fill("\udcff\x1b[31m\x00Half not implemented for ", size),
         "near misses": _fill(_near_misses(), size),
+        # the constructs of the families added for the unseen part: candidate operators and their reasons,
+        # run-together combinations, mangled wrappers, NaN printouts and range checks, cuBLAS statuses, Chinese
+        "candidates": _fill("`op` is not supported because: dtype=torch.float32 (supported: {torch.float16}) ", size),
+        "combinations": _fill("types: 5120BFloat16FloatFloatFloatFloat 10944HalfHalfHalfFloat ", size),
+        "mangled": _fill("Actual: (N11onnxruntime17PrimitiveDataTypeINS_9MLFloat16EEE) , expected: ", size),
+        "nan flood": _fill("tensor([[nan, nan, inf]], dtype=torch.float16) yields nan vs. 65504 <= kMaxFloat16 ", size),
+        "blas flood": _fill(
+            "CUBLAS_STATUS_NOT_SUPPORTED abcType 14 the requested functionality is not supported ", size
+        ),
+        "cjk flood": _fill("不支持类型没有实现bfloat16格式意外的输入数据类型", size),
     }
 
 
@@ -135,7 +147,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print("3. growth without the bound on what is read (time per character, relative to 64 KiB)")
     kinds = adversarial(MB)
-    for name in ("word run", "dots", "type names", "phrase flood", "near misses", "newlines"):
+    for name in (
+        "word run",
+        "dots",
+        "type names",
+        "phrase flood",
+        "near misses",
+        "newlines",
+        "candidates",
+        "combinations",
+    ):
         base = None
         figures = []
         for n in (64 * 1024, 256 * 1024, MB):
