@@ -225,3 +225,18 @@ def test_candidate_operators_are_read_by_their_reasons() -> None:
 def test_a_precision_setting_may_refuse_fp32_and_an_op_may_not() -> None:
     assert general("XLA autocast only supports bfloat16, got torch.float32").precision == "fp32"
     assert classify("RuntimeError: my_op has no support for float32") is None
+
+
+def test_a_refusal_that_names_no_precision_says_so() -> None:
+    c = general("Tensor type not supported in NCCL")
+    assert (
+        c.summary
+        == "a collective communication backend (NCCL) refused the tensors' dtype (the message does not name it)"
+    )
+    assert general("RuntimeError: Invalid scalar type for NCCL all_reduce of torch.bfloat16").summary == (
+        "a collective communication backend (NCCL) refused bf16 tensors"
+    )
+    c = general("RuntimeError: CUBLAS_STATUS_NOT_SUPPORTED when calling `cublasLtMatmulAlgoGetHeuristic(h, desc)`")
+    assert c.summary == (
+        "cuBLAS (CUBLAS_STATUS_NOT_SUPPORTED) refused a GEMM's dtypes on this GPU (the message does not name them)"
+    )

@@ -217,7 +217,7 @@ def _from_hit(hit: general.Hit) -> Classification:
         precision=hit.precision,
         other=hit.other,
         entry=f"general:{family.id}",
-        summary=family.summary.format_map(fields),
+        summary=(family.unnamed if hit.precision is None and family.unnamed else family.summary).format_map(fields),
         advice=family.advice.format_map(fields),
         source=family.source,
         op=None,

@@ -122,6 +122,7 @@ class Family:
     advice: str
     source: str
     context: re.Pattern[str] | None = None
+    unnamed: str | None = None  # the summary of a hit that names no precision (summary's wording otherwise)
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,7 @@ def read_reader(path: Path) -> Reader:
                 advice=_text(where, item, "advice"),
                 source=_text(where, item, "source"),
                 context=_regex(where, item["context"]) if "context" in item else None,
+                unnamed=_text(where, item, "unnamed") if "unnamed" in item else None,
             )
         )
     contrast = data.get("reader", {}).get("contrast", [])
