@@ -147,7 +147,13 @@ class Interception:
         self._started = True
         if self.state.torch_missing:
             return
-        self.intercept.hold()
+        problem = None
+        try:
+            self.intercept.hold()
+        except Exception as exc:  # a torch this interception cannot patch: stop, saying so
+            problem = f"dtypegate: could not install the op interception: {type(exc).__name__}: {exc}"
+        if problem is not None:
+            raise pytest.UsageError(problem)
         self._held = True
         self.gap = self.intercept.coverage()
         profile = self.state.profile

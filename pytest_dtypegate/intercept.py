@@ -26,6 +26,8 @@ Two layers see the GEMMs, chosen by measurement (``benchmarks/bench_intercept.py
    contracts nothing, ``"i,j->ij"``, runs no GEMM and passes; see
    :mod:`.einsum`) and decide a ``matmul``'s kind from its operands (``bgemm``
    when both are batched, ``gemv`` for a matrix times a vector, else ``gemm``).
+   TorchScript reads each wrapper as the builtin op its original stands for,
+   and an fx Proxy passes through untouched.
 2. The dispatch-level backstop (:mod:`.backstop`): Python kernels on the
    backend dispatch keys of the aten GEMM ops, each calling the kernel it
    replaced.  It sees what reaches those kernels by any path: a name bound at
