@@ -274,6 +274,8 @@ def _child(device: str, timeout: float) -> tuple[Capabilities | None, subprocess
     cmd = [sys.executable, "-c", _CHILD, root, "--device", device]
     env = dict(os.environ)
     env.setdefault("PYTHONWARNINGS", "ignore")
+    # the probe asks which kernels exist, on tiny tensors: a pool of CPU threads spinning for work only costs time
+    env.setdefault("OMP_NUM_THREADS", "1")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     except subprocess.TimeoutExpired:
