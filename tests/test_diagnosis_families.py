@@ -104,6 +104,8 @@ def general(text: str) -> Classification:
         ("Check failed: fill_value <= kMaxHalf", "nonfinite", "fp16", None, "overflow"),
         ("ValueError: mask value out of range (131072 vs. 65504)", "nonfinite", "fp16", None, "overflow"),
         ("the bf16 model returns nan after the first layer", "nonfinite", "bf16", None, "overflow"),
+        ("ValueError: the attention layer produced NaNs in fp16; try bf16", "nonfinite", "fp16", None, "overflow"),
+        ("Check failed: value >= -kMaxFloat16 (-70000 vs. -65504)", "nonfinite", "fp16", None, "overflow"),
         ("tensor([[inf, -inf]], dtype=torch.float16)", "nonfinite", "fp16", None, "overflow"),
         ("got tensor([1., 2., nan], device='cuda:0', dtype=torch.bfloat16)", "nonfinite", "bf16", None, "overflow"),
         # operands that differ
