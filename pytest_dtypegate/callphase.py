@@ -40,7 +40,7 @@ from .gating import DECISION, FACTS, facts_of, record_facts
 from .session import SessionState
 
 if TYPE_CHECKING:
-    from types import CodeType, ModuleType
+    from types import ModuleType
 
     from .finite import FiniteWatch
     from .intercept import Call, Interceptor
@@ -127,8 +127,9 @@ class Interception:
         self.ignores = Ignores([pattern for pattern, _ in BUILTIN_IGNORES] + list(opts.strict_ignore))
         self.rootdir = str(state.config.rootpath)
         self.current: Interceptor | None = None  # the test interceptor of the phase running now
-        # fixture function code -> (name, scope): a shared fixture's teardown GEMMs are attributed to it
-        self.fixture_codes: dict[CodeType, tuple[str, str]] = {}
+        # id of a fixture function's code (the fixture keeps it alive) -> (name, scope): a shared fixture's
+        # teardown GEMMs are attributed to it
+        self.fixture_codes: dict[int, tuple[str, str]] = {}
         # GEMMs a shared fixture ran in its setup, by (name, scope, baseid): judged for every test using it
         self.shared: dict[tuple[str, str, str], list[Call]] = {}
         # imported here, not with the plugin: a session without simulation or audit never loads it (and by
@@ -206,7 +207,7 @@ class Interception:
         name, scope = str(fixturedef.argname), str(fixturedef.scope)
         code = getattr(getattr(fixturedef, "func", None), "__code__", None)
         if code is not None and scope in _SHARED_SCOPES:
-            self.fixture_codes[code] = (name, scope)
+            self.fixture_codes[id(code)] = (name, scope)
         outer, interceptor.fixture = interceptor.fixture, (name, scope)
         start = len(interceptor.calls)
         try:

@@ -74,15 +74,19 @@ class PatternError(ValueError):
     """A malformed ignore pattern; the message says what is wrong with it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Site:
-    """One call site: the file, line and function of the first frame outside torch."""
+    """One call site: the file, line and function of the first frame outside torch.
+
+    :func:`caller` hands out one object per (code, line), so sites compare (and hash) by identity: cheap
+    enough for every GEMM an audit sees.
+    """
 
     file: str
     line: int
     function: str
     module: Optional[str] = None
-    code: Optional[CodeType] = None  # the frame's code object (compared, never serialised)
+    code: Optional[CodeType] = None  # the frame's code object (never serialised)
 
     def describe(self, rootdir: Optional[str] = None) -> str:
         """``tests/test_m.py:12 in test_generate``."""
@@ -111,7 +115,12 @@ def display_path(path: str, rootdir: Optional[str] = None) -> str:
 
 # -- finding the call site ---------------------------------------------------------------
 _SKIP: list[str] = []  # directory prefixes whose frames are not call sites
-_INTERNAL: dict[CodeType, bool] = {}  # code object -> whether it lives under a skipped directory
+# id of a code object -> (the code, whether it lives under a skipped directory).  Keyed by id: a code
+# object's own hash is computed from its contents on every call, which costs microseconds for a large
+# function; the entry keeps the code alive, so the id cannot be reused while it is cached.
+_INTERNAL: dict[int, tuple[CodeType, bool]] = {}
+_SITES: dict[tuple[int, int], Site] = {}  # (id of the code object, line) -> its Site (which keeps the code alive)
+_LIMIT = 50_000  # entries each cache keeps over a long session before it starts again
 
 
 def skip_dirs(*modules: Any) -> None:
@@ -127,14 +136,15 @@ def skip_dirs(*modules: Any) -> None:
 
 
 def _internal(code: CodeType) -> bool:
-    found = _INTERNAL.get(code)
+    found = _INTERNAL.get(id(code))
     if found is None:
         name = code.co_filename
-        found = name.startswith("<") or any(name.startswith(prefix) for prefix in _SKIP)
-        if len(_INTERNAL) > 50_000:  # code objects of a long session: keep the cache bounded
+        internal = name.startswith("<") or any(name.startswith(prefix) for prefix in _SKIP)
+        if len(_INTERNAL) > _LIMIT:  # code objects of a long session: keep the cache bounded
             _INTERNAL.clear()
-        _INTERNAL[code] = found
-    return found
+        _INTERNAL[id(code)] = (code, internal)
+        return internal
+    return found[1]
 
 
 def caller(frame: Optional[FrameType]) -> Optional[Site]:
@@ -142,14 +152,20 @@ def caller(frame: Optional[FrameType]) -> Optional[Site]:
     while frame is not None:
         code = frame.f_code
         if not _internal(code):
-            module = frame.f_globals.get("__name__")
-            return Site(
-                code.co_filename,
-                frame.f_lineno or 0,
-                getattr(code, "co_qualname", code.co_name),
-                module if isinstance(module, str) else None,
-                code,
-            )
+            key = (id(code), frame.f_lineno or 0)
+            site = _SITES.get(key)
+            if site is None:
+                if len(_SITES) > _LIMIT:
+                    _SITES.clear()
+                module = frame.f_globals.get("__name__")
+                site = _SITES[key] = Site(
+                    code.co_filename,
+                    key[1],
+                    getattr(code, "co_qualname", code.co_name),
+                    module if isinstance(module, str) else None,
+                    code,
+                )
+            return site
         frame = frame.f_back
     return None
 
@@ -159,10 +175,10 @@ def here(depth: int = 1) -> Optional[Site]:
     return caller(sys._getframe(depth + 1))
 
 
-def enclosing(frame: Optional[FrameType], codes: Mapping[CodeType, Any]) -> Any:
-    """The value for the innermost frame whose code object is a key of ``codes``, or None."""
+def enclosing(frame: Optional[FrameType], codes: Mapping[int, Any]) -> Any:
+    """The value for the innermost frame whose code object's id is a key of ``codes``, or None."""
     while frame is not None:
-        found = codes.get(frame.f_code)
+        found = codes.get(id(frame.f_code))
         if found is not None:
             return found
         frame = frame.f_back

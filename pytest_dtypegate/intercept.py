@@ -69,7 +69,7 @@ import functools
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from types import CodeType, TracebackType
+from types import TracebackType
 from typing import Any, NamedTuple, Optional
 
 from . import backstop, callsites
@@ -180,8 +180,9 @@ class Interceptor:
     errors raised, the same way (also without ``audit``).
 
     The plugin sets :attr:`phase` and :attr:`fixture` while a phase or a
-    fixture runs, and :attr:`fixture_codes` (fixture function code -> (name,
-    scope)) so that a GEMM in a fixture's teardown is attributed to it.
+    fixture runs, and :attr:`fixture_codes` (id of a fixture function's code
+    object -> (name, scope)) so that a GEMM in a fixture's teardown is
+    attributed to it.
     """
 
     def __init__(self, profile: Profile | None, *, audit: bool) -> None:
@@ -192,9 +193,9 @@ class Interceptor:
         self.raised: list[Call] = []
         self.phase: str | None = None
         self.fixture: tuple[str, str] | None = None
-        self.fixture_codes: Mapping[CodeType, tuple[str, str]] | None = None
+        self.fixture_codes: Mapping[int, tuple[str, str]] | None = None
         self._seen: set[tuple[str, str]] = set()
-        self._calls_seen: set[Call] = set()
+        self._calls_seen: set[tuple[Any, ...]] = set()
         self._unsupported: frozenset[str] = profile.unsupported if profile is not None else frozenset()
         self._specs: dict[tuple[str, str, str], Any] = {}
 
@@ -240,25 +241,26 @@ class Interceptor:
             self._specs[key] = spec
         return spec  # type: ignore[no-any-return]
 
-    def _call(self, op: str, precision: str) -> Call:
+    def _call(self, op: str, precision: str) -> tuple[str, str, Any, Any, Any, bool]:
+        """The fields of a :class:`Call` for an op reaching the gate now (a plain tuple: cheaper to build)."""
         frame = sys._getframe(2)
         fixture = self.fixture
         if fixture is None and self.phase == "teardown" and self.fixture_codes:
             fixture = callsites.enclosing(frame, self.fixture_codes)
-        return Call(op, precision, callsites.caller(frame), self.phase, fixture, _graph_task() >= 0)
+        return (op, precision, callsites.caller(frame), self.phase, fixture, _graph_task() >= 0)
 
     def _record(self, op: str, precision: str) -> None:
         key = (op, precision)
         if key not in self._seen:
             self._seen.add(key)
             self.executed.append(key)
-        call = self._call(op, precision)
-        if call not in self._calls_seen:
-            self._calls_seen.add(call)
-            self.calls.append(call)
+        fields = self._call(op, precision)
+        if fields not in self._calls_seen:  # a Call is a tuple: equal, and hashed alike, to its fields
+            self._calls_seen.add(fields)
+            self.calls.append(Call(*fields))
 
     def _refused(self, op: str, precision: str) -> None:
-        call = self._call(op, precision)
+        call = Call(*self._call(op, precision))
         if call not in self.raised:
             self.raised.append(call)
 
