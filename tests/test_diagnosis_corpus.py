@@ -33,7 +33,7 @@ def test_the_corpus_is_large_enough_and_has_look_alikes() -> None:
     negatives = [r for r in RECORDS if r["category"] == "none"]
     assert len(RECORDS) >= 200
     assert len(negatives) >= 50
-    assert {r["split"] for r in RECORDS} == {"dev", "heldout", "fresh", "unseen"}
+    assert {r["split"] for r in RECORDS} == {"dev", "heldout", "fresh", "unseen", "final"}
     assert {r["category"] for r in RECORDS} == {"unsupported", "mismatch", "nonfinite", "none"}
 
 
@@ -54,8 +54,8 @@ def test_no_corpus_text_is_a_catalogue_example() -> None:
 
 
 def test_the_split_follows_the_hash_of_the_text() -> None:
-    # the fresh and unseen parts were gathered after the held-out part had been scored: not split by the hash
-    assert all(r["split"] in ("fresh", "unseen", SCORING.split_of(r["text"])) for r in RECORDS)
+    # the fresh, unseen and final parts were gathered after the held-out part had been scored: not split by the hash
+    assert all(r["split"] in ("fresh", "unseen", "final", SCORING.split_of(r["text"])) for r in RECORDS)
     fresh = [r for r in RECORDS if r["split"] == "fresh"]
     assert len(fresh) >= 50 and sum(r["category"] == "none" for r in fresh) >= 20
 
@@ -100,4 +100,25 @@ def test_the_unseen_part_is_now_tuning_material_and_read_right() -> None:
     assert (score.errors, score.negatives) == (91, 53)
     assert score.right >= 90, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
+    assert score.other_right == score.mismatches
+
+
+def test_the_final_part_is_measured_and_never_tuned_on() -> None:
+    # The final part was gathered after the reader was final again (pytest_dtypegate/diagnosis as at commit 6c12df1,
+    # last changed in 575b27a), labelled from the text and its thread before the reader ran on it, written here whole
+    # and scored once (benchmarks/score_corpus.py --split final): 45/64 dtype errors right (70.3%; catalogue 31,
+    # general reader 19 of the 50 answered), 1/39 false positive (TensorRT 7's "Half2 support requested on hardware
+    # without native FP16 support" warning followed by "Unsupported SM" on an RTX 3060: an SM that release does not
+    # know, fp32 fails too), mismatch 'other' right 9/9. Of the 19 misses, 14 were an answer of nothing (refusals
+    # that name no precision: cuDNN's ARCH_MISMATCH, gloo's "Invalid scalar type", ONNX Runtime's NOT_IMPLEMENTED,
+    # an ARM Compute Library and an Ascend ACL error, a TORCH_CHECK on kBFloat16; the NCCL float8 reduction refusal;
+    # TensorRT's and jetson-inference's "no native FP16" lines; bitsandbytes' and VPTQ's bf16 refusals; two fp16
+    # NaN/inf training logs) and 5 a different answer (two fp16-versus-bf16 mismatches whose sides the reader orders
+    # the other way round, a _scaled_mm capability refusal and a FlashAttention refusal labelled with no precision
+    # because the text names none of ours, and an autograd NaN labelled fp16 from its thread). This is the honest
+    # measure of the reader as it is now: do not tune on this part; gather a new one to measure a changed reader.
+    score = SCORING.score(RECORDS, "final")
+    assert (score.errors, score.negatives) == (64, 39)
+    assert score.right >= 45, [(r["text"][:80], c) for r, c in score.misses]
+    assert score.false_positives <= 1, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
