@@ -8,13 +8,12 @@ to the controller, which sees every ``pytest_runtest_logreport``.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from typing import Any
 
 import pytest
 
 from . import options as _options
-from .facts import TestFacts, Verdict, facts_from_properties
+from .facts import TestFacts, facts_from_properties
 from .session import SessionState
 from .text import printable
 
@@ -84,14 +83,24 @@ class Reporter:
                     session.exitstatus = pytest.ExitCode.USAGE_ERROR  # CI must not read a lost report as success
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from .summary import summary_lines
+        from .summary import loud_lines, summary_lines
 
         caps = self.state.known_capabilities()
         lines = summary_lines(caps, self.results, self.outcomes)
         if self.state.loud:
             if caps is None:  # a report of a suite that never imported torch: nothing to probe
                 lines.insert(0, "device: not probed: no test used dtypegate's markers or fixtures or imported torch")
-            lines.extend(loud_lines(self.state, self.results, self.outcomes))
+            interception = self.state.config.pluginmanager.get_plugin("dtypegate-interception")
+            lines.extend(
+                loud_lines(
+                    _what_ran(self.state),
+                    self.results,
+                    self.outcomes,
+                    simulating=self.state.profile is not None,
+                    audit=self.state.options.audit,
+                    gap=getattr(interception, "gap", None),
+                )
+            )
         if self.state.options.report and self.document is not None and not self.error:
             lines.append(f"report: {self.state.options.report}")
         if self.error:
@@ -114,55 +123,6 @@ def _what_ran(state: SessionState) -> str:
     if opts.report:
         parts.append("--dtypegate-report")
     return " ".join(parts)
-
-
-def _tests(count: int) -> str:
-    return f"{count} test{'s' if count != 1 else ''}"
-
-
-def loud_lines(state: SessionState, results: dict[str, TestFacts], outcomes: dict[str, str]) -> list[str]:
-    """What simulation, audit and strict did to every test, ours or not (the section's second half)."""
-    lines: list[str] = []
-    total = len(outcomes)
-    gated = sum(1 for facts in results.values() if facts.decision != Verdict.NONE.value)
-    lines.append(
-        f"{_what_ran(state)}: {_tests(total)}, {gated} of them with dtypegate's markers or fixtures"
-        + ("" if gated else "; the options applied to every test all the same")
-    )
-    if state.profile is not None:
-        met = {nodeid: facts for nodeid, facts in results.items() if facts.simulated}
-        if met:
-            kinds = Counter(f"{e.get('op')} {e.get('precision')}" for f in met.values() for e in f.simulated)
-            survived = sum(1 for nodeid in met if outcomes.get(nodeid) in ("passed", "skipped", "xfailed"))
-            lines.append(
-                f"simulated errors: {_tests(len(met))} met one ({', '.join(sorted(kinds))})"
-                + (
-                    f"; {survived} of them passed or skipped all the same: the test or a library caught the error"
-                    if survived
-                    else ""
-                )
-            )
-        else:
-            lines.append("simulated errors: none raised")
-    if state.options.audit:
-        per: Counter[str] = Counter()
-        for facts in results.values():
-            per.update({entry.rpartition(":")[2] for entry in facts.audit})
-        if per:
-            ran = ", ".join(f"{name} in {_tests(count)}" for name, count in sorted(per.items()))
-            lines.append(f"audit: GEMMs ran in {ran}")
-        else:
-            lines.append("audit: no GEMM ran")
-        ignored: Counter[str] = Counter()
-        for facts in results.values():
-            ignored.update({str(site["ignored"]) for site in facts.sites if site.get("ignored")})
-        for pattern, count in sorted(ignored.items()):
-            lines.append(f"not blamed by strict (dtypegate_strict_ignore): {pattern}: {_tests(count)}")
-    interception = state.config.pluginmanager.get_plugin("dtypegate-interception")
-    gap = getattr(interception, "gap", None)
-    if gap:
-        lines.append(f"WARNING: {gap}")
-    return lines
 
 
 class _LineWriter:

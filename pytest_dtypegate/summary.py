@@ -7,7 +7,11 @@ from collections import Counter
 from .capabilities import Capabilities
 from .facts import TestFacts, Verdict
 
-__all__ = ["summary_lines"]
+__all__ = ["loud_lines", "summary_lines"]
+
+
+def _tests(count: int) -> str:
+    return f"{count} test{'s' if count != 1 else ''}"
 
 
 def summary_lines(
@@ -43,9 +47,63 @@ def summary_lines(
     if ran:
         lines.append("ran: " + ", ".join(f"{name} {count}" for name, count in sorted(ran.items())))
     for (name, precision), count in sorted(downgraded.items()):
-        lines.append(f"downgraded: {name} -> {precision}: {count} test{'s' if count != 1 else ''}")
+        lines.append(f"downgraded: {name} -> {precision}: {_tests(count)}")
     for (label, reason), count in sorted(skipped.items()):
-        lines.append(f"skipped {label}: {count} test{'s' if count != 1 else ''}: {reason}")
+        lines.append(f"skipped {label}: {_tests(count)}: {reason}")
     for (category, precision), count in sorted(failed.items()):
         lines.append(f"dtype failures: {category} ({precision}): {count}")
+    return lines
+
+
+def loud_lines(
+    what_ran: str,
+    results: dict[str, TestFacts],
+    outcomes: dict[str, str],
+    *,
+    simulating: bool,
+    audit: bool,
+    gap: str | None,
+) -> list[str]:
+    """What simulation, audit and strict did to every test, ours or not (the section's second half).
+
+    ``what_ran`` names the options in force; ``gap`` is what the installed interception cannot see.
+    """
+    lines: list[str] = []
+    total = len(outcomes)
+    gated = sum(1 for facts in results.values() if facts.decision != Verdict.NONE.value)
+    lines.append(
+        f"{what_ran}: {_tests(total)}, {gated} of them with dtypegate's markers or fixtures"
+        + ("" if gated else "; the options applied to every test all the same")
+    )
+    if simulating:
+        met = {nodeid: facts for nodeid, facts in results.items() if facts.simulated}
+        if met:
+            kinds = Counter(f"{e.get('op')} {e.get('precision')}" for f in met.values() for e in f.simulated)
+            survived = sum(1 for nodeid in met if outcomes.get(nodeid) in ("passed", "skipped", "xfailed"))
+            lines.append(
+                f"simulated errors: {_tests(len(met))} met one ({', '.join(sorted(kinds))})"
+                + (
+                    f"; {survived} of them passed or skipped all the same: the test or a library caught the error"
+                    if survived
+                    else ""
+                )
+            )
+        else:
+            lines.append("simulated errors: none raised")
+    if audit:
+        per: Counter[str] = Counter()
+        for facts in results.values():
+            per.update({entry.rpartition(":")[2] for entry in facts.audit})
+        if per:
+            ran = ", ".join(f"{name} in {_tests(count)}" for name, count in sorted(per.items()))
+            lines.append(f"audit: GEMMs ran in {ran}")
+        else:
+            lines.append("audit: no GEMM ran")
+        ignored: Counter[str] = Counter()
+        for facts in results.values():
+            ignored.update({str(site["ignored"]) for site in facts.sites if site.get("ignored")})
+        for pattern, count in sorted(ignored.items()):
+            lines.append(f"not blamed by strict (dtypegate_strict_ignore): {pattern}: {_tests(count)}")
+    if gap:
+        lines.append(f"WARNING: {gap}")
     return lines
