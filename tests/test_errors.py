@@ -406,7 +406,7 @@ REAL: list[tuple[str, str, str, str | None, str | None]] = [
     ("lerp", "expected-dtype-for-arg", "mismatch", "bf16", "fp32"),
     ("baddbmm", "baddbmm-input-dtypes", "mismatch", "bf16", "fp32"),
     ("gru", "rnn-input-dtype", "mismatch", "bf16", "fp32"),
-    ("multinomial", "multinomial-nonfinite", "nonfinite", "fp16", None),
+    ("multinomial", "multinomial-nonfinite", "nonfinite", None, None),
     ("anomaly", "anomaly-nan", "nonfinite", None, None),
     ("fp8-softmax", "aten-dispatch-not-implemented", "unsupported", "fp8_e4m3", None),
     ("linalg-inv", "linalg-low-precision", "unsupported", "bf16", None),

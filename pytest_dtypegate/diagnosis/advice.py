@@ -141,7 +141,7 @@ def _advise_nonfinite(
     precision = _storage(requested) or c.precision
     if c.advice:
         lines.append(c.advice)
-    if precision == "fp16":
+    if precision in ("fp16", None):  # an overflow whose precision neither message nor test names is most often fp16's
         if capabilities is not None and not capabilities.error:
             if capabilities.support_of("bf16") is Support.NATIVE:
                 lines.append(f"bf16 is native on {where} and has fp32's range: run this test in bf16")

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..facts import Category
 from . import general
-from .lexicon import rank
+from .lexicon import side_order
 from .loader import Entry, catalogue
 from .normalize import MAX_LOG, blocks, bound, canonical, printable, segments
 from .typenames import dtype_key, is_float, read_precision
@@ -101,13 +101,13 @@ def _describe_operands(operands: tuple[Operand, ...]) -> str:
 
 
 def _sides(found: Sequence[Operand]) -> tuple[str | None, str | None]:
-    """A mismatch's (precision, other): the lower-precision side first; equal ranks keep the message's order."""
+    """A mismatch's (precision, other): the lower side first (``lexicon.side_order``), in whatever order printed."""
     keys = [dtype_key(o.written) for o in found]
     first = found[0]
     odd = next((o for o, k in zip(found, keys) if k != keys[0]), None)
     if odd is None:
         return first.precision, None
-    if first.precision and odd.precision and rank(odd.precision) < rank(first.precision):
+    if first.precision and odd.precision and side_order(odd.precision) < side_order(first.precision):
         return odd.precision, first.precision
     return first.precision, odd.precision
 

@@ -55,7 +55,7 @@ from typing import Any
 
 from .. import precisions as _p
 from ..facts import Category
-from .lexicon import Mention, mentions, rank
+from .lexicon import Mention, mentions, rank, side_order
 from .loader import CatalogueError, read_toml
 from .normalize import Block
 from .regexcheck import RegexProblem, check, keywords
@@ -78,6 +78,11 @@ _LIST_TOKEN = re.compile(r"[\s,/|&()\[\]{}<>'\"`]{1,20}|[\w.:]{1,80}")
 # "tensor(float)") is a type name wherever it stands.
 _TYPED_SLOT = re.compile(r"(?i)(?:types?\s{0,2}[:=]?\s{0,2}['\"`(<]{0,2}|\btensor\()\Z")
 _SLOT_CHARS = 24
+# After a list of what is supported that names no precision ("only supports 16/32-bit floats"), the type the
+# message says it was given is the refused one: "..., but got torch.bfloat16".
+_GIVEN = re.compile(r"(?i)\bbut (?:got|found|received|was given|passed|is|was)\b[:\s]{0,3}")
+_GIVEN_REACH = 120  # how far past the list marker the "but got" may stand
+_GIVEN_NAME = 40  # how far past the "but got" the type may stand
 _CANDIDATE_KEYS = ("header", "dtype", "device")
 _NOTHING_LEFT = re.compile(r"[\s,;.:()\[\]{}'\"`-]{0,200}")
 
@@ -310,7 +315,7 @@ class _Text:
                     if mention.is_float and mention.precision:
                         sides.setdefault(mention.precision, mention)
                 if len(sides) >= 2:
-                    ordered = tuple(sorted(sides.values(), key=lambda x: rank(x.precision)))
+                    ordered = tuple(sorted(sides.values(), key=lambda x: side_order(x.precision)))
                     self.mixed.update((m.start, ordered) for m in found[i:j])
                 else:
                     self.uniform.update(range(i, j))
@@ -398,6 +403,18 @@ def _refused(t: _Text, phrase: Phrase, m: re.Match[str]) -> tuple[int, Mention] 
     return (best[0], best[3]) if best is not None else None
 
 
+def _given(t: _Text, m: re.Match[str]) -> tuple[int, Mention] | None:
+    """The type a message says it was given after a list of what is supported that names no precision."""
+    g = _GIVEN.search(t.text, m.end(), m.end() + _GIVEN_REACH)
+    if g is None:
+        return None
+    for i in t.near(g.end(), g.end() + _GIVEN_NAME):
+        mention = t.mentions[i]
+        if mention.is_float and mention.precision and i not in t.listed and t.counts(mention, g.start(), g.end()):
+            return _distance(mention, m.start(), m.end()), mention
+    return None
+
+
 def _list_names_a_float(t: _Text, m: re.Match[str]) -> bool:
     return any(t.mentions[i].is_float for i in t._list_after(m.end(), reader().fillers))
 
@@ -418,6 +435,9 @@ def _unsupported(t: _Text, phrases: Sequence[Phrase]) -> tuple[str | None, Menti
             if count >= _PER_PHRASE:
                 break
             if phrase.opens_list and not _list_names_a_float(t, m):
+                given = _given(t, m)
+                if given is not None and (best is None or given[0] < best[0]):
+                    best = (given[0], given[1], m.group(0))
                 continue
             found = _refused(t, phrase, m)
             if found is not None and (best is None or found[0] < best[0]):
@@ -548,7 +568,7 @@ def read_block(block: Block) -> Hit | None:
     mismatch = _mismatch(t, by.get(Category.MISMATCH, []))
     if mismatch is not None:
         sides, phrase_text = mismatch
-        ordered = sorted(sides, key=lambda x: (rank(x.precision), sides.index(x)))
+        ordered = sorted(sides, key=lambda x: (side_order(x.precision), sides.index(x)))
         low = ordered[0].precision if ordered else None
         high = ordered[1].precision if len(ordered) > 1 else None
         family, where = _family(data, Category.MISMATCH, block.text)

@@ -32,7 +32,7 @@ from typing import Any
 from .. import precisions as _p
 from .loader import CatalogueError, read_toml
 
-__all__ = ["LEXICON_FILE", "Lexicon", "Mention", "TypeInfo", "lexicon", "mangled", "mentions", "rank"]
+__all__ = ["LEXICON_FILE", "Lexicon", "Mention", "TypeInfo", "lexicon", "mangled", "mentions", "rank", "side_order"]
 
 #: The lexicon's data file (package data).
 LEXICON_FILE = Path(__file__).with_name("lexicon.toml")
@@ -63,6 +63,17 @@ _BUILTIN = re.compile(r"DF16[_b]|D[hnf]|[a-z](?=E)")
 def rank(precision: str | None) -> int:
     """How low a precision is (lower is lower precision); unknown names rank with fp8."""
     return _RANK.get(precision or "", 0)
+
+
+#: A mismatch's sides in order: by rank, and within a rank by range (largest finite value), so that a mismatch
+#: always names the same side first whatever order the message prints them in: fp8_e4m3 (448) before fp8_e5m2
+#: (57344), fp16 (65504) before bf16 (about 3.4e38, fp32's range), tf32 before fp32.
+_SIDE: Mapping[str, int] = {"fp8_e4m3": 0, "fp8_e5m2": 1, "fp16": 2, "bf16": 3, "tf32": 4, "fp32": 5, "fp64": 6}
+
+
+def side_order(precision: str | None) -> int:
+    """Where a precision stands among a mismatch's sides: the lowest is the mismatch's ``precision``."""
+    return _SIDE.get(precision or "", 0)
 
 
 @dataclass(frozen=True)
