@@ -124,5 +124,5 @@ class FailureReports:
         report.sections.append(("dtypegate", text))
         facts = facts_of(item)
         facts.category = str(classification.category)
-        facts.error_precision = classification.precision
+        facts.error_precision = diagnosis.shown_precision(classification, request.precision if request else None)
         record_facts(item, facts, report)

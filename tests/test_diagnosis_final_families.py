@@ -1,8 +1,10 @@
 """The general reader's wordings that the final part of the corpus missed when it was first scored
 (tests/corpus/dtype_errors.toml, split final): a refusal with a word between "not" and "supported", "un-supported",
 a bare "Invalid scalar type" or "Data type not supported", a device "without native FP16 support", C++ checks on
-``scalar_type()``, a list of what is supported followed by what was given, and a loss scale at zero; with the
-look-alikes of each.
+``scalar_type()``, a list of what is supported followed by what was given, and a loss scale at zero; then the
+wordings that probing the reader with the shapes of other real messages found missing (dtype requirements,
+refusals that end their sentence, conversion intrinsics, NaN losses in a low precision); with the look-alikes
+of each.
 
 Every text here is written for this test, in the shape of the family's real messages (the real ones are the
 corpus's), so that the reader is held to the family and not to the texts it was tuned on."""
@@ -51,6 +53,49 @@ def general(text: str) -> Classification:
         # a list of what is supported that names no precision, then what was given
         ("ValueError: this kernel only supports 32-bit floats, but got torch.float16", "unsupported", "fp16", None),
         ("TypeError: Quantization only accepts 16/32-bit floats, but was given bfloat16", "unsupported", "bf16", None),
+        # a requirement on a tensor's dtype, a refusal ending its sentence, a precision a device cannot use
+        ("RuntimeError: q must have dtype fp16 or bf16", "unsupported", None, None),
+        (
+            "ValueError: weights in float8_e4m3fn, which your GPU (sm_80) does not support.",
+            "unsupported",
+            "fp8_e4m3",
+            None,
+        ),
+        ("ValueError: Can't use dtype torch.bfloat16 with CPU device", "unsupported", "bf16", None),
+        ("RuntimeError: Cannot run float16 on this device", "unsupported", "fp16", None),
+        (
+            "NotImplementedError: aten::_scaled_mm not supported on this device (requires sm_89)",
+            "unsupported",
+            "fp8_e4m3",
+            None,
+        ),
+        ("RuntimeError: Half2 is not supported for this arch", "unsupported", "fp16", None),
+        ("LLVM ERROR: Cannot select: intrinsic %llvm.nvvm.f2bf16.rn", "unsupported", "bf16", None),
+        ("transformer_engine: cuBLAS Error: the requested functionality is not supported", "unsupported", None, None),
+        # two types at once, and a C++ check's "but got false" that is no second operand
+        ("error: 'mps.add' op detected operation with both F16 and F32 operands", "mismatch", "fp16", "fp32"),
+        (
+            "RuntimeError: Expected x.dtype() == at::kHalf || x.dtype() == at::kBFloat16 to be true, but got false.",
+            "unsupported",
+            None,
+            None,
+        ),
+        # a C++ check written with a variable, numpy without the type, operands that must equal, "expected X, got Y"
+        (
+            "RuntimeError: Expected q_dtype == torch::kFloat16 || ((is_sm8x || is_sm90) && q_dtype == "
+            "torch::kBFloat16) to be true, but got false.",
+            "unsupported",
+            None,
+            None,
+        ),
+        ("TypeError: Cannot interpret 'torch.bfloat16' as a data type", "unsupported", "bf16", None),
+        ("RuntimeError: input.dtype (float) must equal weight.dtype (c10::BFloat16)", "mismatch", "bf16", "fp32"),
+        ("TypeError: Expected all inputs to be float16, got float32", "mismatch", "fp16", "fp32"),
+        ("CompilationError: invalid operands of type fp16 and fp32", "mismatch", "fp16", "fp32"),
+        # a loss, output or gradient reported as NaN or inf in a low precision
+        ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
+        ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
+        ("Getting NaN loss with bf16 mixed precision", "nonfinite", "bf16", None),
         # a loss or gradient scale that reached zero
         ("Step 200  loss nan  fp16 loss scale: 0.0", "nonfinite", "fp16", None),
         ("WARNING trainer: grad_scale=0 after 40 skipped steps", "nonfinite", "fp16", None),
@@ -72,6 +117,18 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "the card does not have tensor core support",
         "RuntimeError: Expected index.scalar_type() == at::kLong to be true, but got false.",
         "ValueError: Blockwise quantization only supports 16/32-bit floats, but got torch.uint8",
+        # an integer operand in a type's slot ("long int" is how C++ prints int64), NaN in fp32, a bare CUDA status
+        "RuntimeError: Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+        "attn_mask.dtype: long int and  query.dtype: c10::Half instead.",
+        "Loss: nan at step 10 (fp32 run)",
+        "ValueError: the loss is nan in float32 as well",
+        "CUDA error: the requested functionality is not supported",
+        "this is taking too long in fp16",
+        # a refused type that is no precision, beside a list of supported ones that are; integer operands
+        "TypeError: can't convert np.ndarray of type numpy.object_. The only supported types are: float64, float32, "
+        "float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool.",
+        "TypeError: Cannot interpret 'torch.int64' as a data type",
+        "CompilationError: invalid operands of type int32 and int64",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",

@@ -509,3 +509,19 @@ def test_a_malformed_reader_is_named(tmp_path: Path, old: str, new: str, message
         read_reader(path)
     assert message in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_a_catalogue_answer_takes_the_types_the_general_reader_reads_in_the_same_text() -> None:
+    # the entry's pattern stops before the types; its summary and advice stand, the sides come from the text
+    bare = classify("RuntimeError: query and key must have the same dtype")
+    named = classify("ValueError: query and key must have the same dtype, got torch.bfloat16 and torch.float16")
+    assert bare is not None and named is not None
+    assert (bare.entry, bare.precision, bare.other) == ("flash-attn-same-dtype", None, None)
+    assert (named.layer, named.entry, named.precision, named.other) == (
+        "catalogue",
+        "flash-attn-same-dtype",
+        "fp16",
+        "bf16",
+    )
+    assert (named.summary, named.advice) == (bare.summary, bare.advice)
+    assert [o.precision for o in named.operands] == ["bf16", "fp16"]

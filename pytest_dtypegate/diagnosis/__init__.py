@@ -29,7 +29,7 @@ failure in the context of the test and the device.
 
 from __future__ import annotations
 
-from .advice import TRACKER, advise, format_section
+from .advice import TRACKER, advise, format_section, shown_precision
 from .classifier import Classification, Finding, Operand, classify, diagnose_log, exception_text
 from .loader import CATEGORIES, CatalogueError, Entry, Example, catalogue, read_catalogue
 from .typenames import read_precision
@@ -51,4 +51,5 @@ __all__ = [
     "format_section",
     "read_catalogue",
     "read_precision",
+    "shown_precision",
 ]

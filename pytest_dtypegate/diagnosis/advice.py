@@ -32,6 +32,15 @@ def _storage(name: str | None) -> str | None:
     return _p.resolve(_p.PRECISIONS[found].storage, allow_auto=False)
 
 
+def shown_precision(c: Classification, requested: str | None) -> str | None:
+    """The precision a failure is reported under: an overflow is the test's own precision where the test ran in
+    one (the message may name an upcast copy, or none: "probability tensor contains either inf, nan ..."), any
+    other failure the precision its message names."""
+    if c.category == Category.NONFINITE:
+        return _storage(requested) or c.precision
+    return c.precision
+
+
 def _where(caps: Capabilities | None) -> str:
     return caps.label() if caps is not None else "this device"
 
@@ -202,9 +211,7 @@ def format_section(
     requested: str | None = None,
 ) -> str:
     """The text of the ``dtypegate`` report section for one failure."""
-    precision = c.precision
-    if c.category == Category.NONFINITE:
-        precision = _storage(requested) or precision
+    precision = shown_precision(c, requested)
     lines: list[str] = []
     if c.category == Category.MISMATCH:
         sides = " vs ".join(x for x in (c.precision, c.other) if x)

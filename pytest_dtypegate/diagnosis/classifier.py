@@ -227,6 +227,20 @@ def _from_hit(hit: general.Hit) -> Classification:
     )
 
 
+def _named_by_general(found: Classification, text: str) -> Classification:
+    """A catalogue answer that names no precision, given the types the general reader reads in the same text, when
+    it reads the same category there: "query and key must have the same dtype, got torch.bfloat16 and
+    torch.float16" (the entry's pattern stops before the types).  The entry's summary and advice stand."""
+    if found.precision is not None:
+        return found
+    hit = general.read(blocks(text))
+    if hit is None or hit.category.value != found.category or hit.precision is None:
+        return found
+    operands = tuple(Operand("operand", printable(m.written), m.precision) for m in hit.operands)
+    mismatch = hit.category is Category.MISMATCH and len(operands) >= 2
+    return dataclasses.replace(found, precision=hit.precision, other=hit.other, operands=operands if mismatch else ())
+
+
 def _classify_texts(texts: Iterable[str]) -> Classification | None:
     """The catalogue over every text first (as written, then tolerant), then the general reader."""
     read = [bound(t) for t in texts]
@@ -234,6 +248,7 @@ def _classify_texts(texts: Iterable[str]) -> Classification | None:
         for text, cut in read:
             found = reader(text)
             if found is not None:
+                found = _named_by_general(found, text)
                 return dataclasses.replace(found, cut=cut) if cut else found
     for text, cut in read:
         hit = general.read(blocks(text))

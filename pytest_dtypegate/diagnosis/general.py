@@ -403,6 +403,13 @@ def _refused(t: _Text, phrase: Phrase, m: re.Match[str]) -> tuple[int, Mention] 
     return (best[0], best[3]) if best is not None else None
 
 
+def _other_refused(t: _Text, m: re.Match[str]) -> bool:
+    """Whether a type that is no precision (numpy.object_, Long) stands near a refusal outside its supported list:
+    then that type is the refused one ("can't convert np.ndarray of type numpy.object_. The only supported types
+    are: float64, float32, ...")."""
+    return any(not t.mentions[i].is_float and i not in t.listed for i in t.near(m.start() - _BEFORE, m.end() + _AFTER))
+
+
 def _given(t: _Text, m: re.Match[str]) -> tuple[int, Mention] | None:
     """The type a message says it was given after a list of what is supported that names no precision."""
     g = _GIVEN.search(t.text, m.end(), m.end() + _GIVEN_REACH)
@@ -443,7 +450,8 @@ def _unsupported(t: _Text, phrases: Sequence[Phrase]) -> tuple[str | None, Menti
             if found is not None and (best is None or found[0] < best[0]):
                 best = (found[0], found[1], m.group(0))
             elif found is None and unnamed is None and any(t.mentions[i].is_float for i in t.listed):
-                unnamed = m.group(0)
+                if not _other_refused(t, m):
+                    unnamed = m.group(0)
     if best is not None:
         return best[1].precision, best[1], best[2]
     if unnamed is not None:
@@ -460,14 +468,18 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
                 break
             floats: list[Mention] = []
             others = 0
+            typed_other = False  # an integer, boolean or complex type in an operand's slot ("mask.dtype: long int")
             for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH):
                 mention = t.mentions[i]
                 if i in t.uniform:
                     continue
                 if not mention.is_float:
                     others += 1
+                    typed_other = typed_other or t.typed(mention)
                 elif t.counts(mention, m.start(), m.end()):
                     floats.append(mention)
+            if typed_other:
+                continue
             sides: dict[str | None, Mention] = {}
             for mention in floats:
                 sides.setdefault(mention.precision, mention)

@@ -47,6 +47,8 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9_.:])[.:]{0,2}[A-Za-z0-9_][A-Za-z0-9_.:]{0,7
 _LEGACY = re.compile(r"(?:CUDA|CPU|MPS|XPU|HIP|Sparse|cuda)?([A-Z][A-Za-z0-9]{1,20}?)(?:Tensor|Type|Storage)")
 _SHAPED = re.compile(r"(?:[0-9?*]{1,12}x){1,12}([a-z][a-z0-9]{1,20})")
 _VECTOR = re.compile(r"v[0-9]{1,4}((?:bf|f|i)[0-9]{1,3})")
+# A conversion intrinsic or helper, by the type it converts to: "llvm.nvvm.f2bf16.rn", "ff2bf16x2", "__float2half_rn"
+_CONVERT = re.compile(r"_{0,2}(?:ff|f|h|d|bf|float|double|half)2((?:bf|f)16|half|bfloat16)(?:x2)?(?:_r[nzdu])?")
 _GLUED = re.compile(r"[a-z]{2,12}([A-Z][A-Za-z0-9_]{2,30})")
 _PART = re.compile(r"[A-Za-z0-9_]{1,80}")
 # A device extension's name (SPIR-V, Vulkan, OpenGL, OpenCL): the type it is about is one of its words.
@@ -204,8 +206,8 @@ def lookup(name: str) -> TypeInfo | None:
 
 
 def _shaped(name: str) -> TypeInfo | None:
-    """A legacy tensor type, an MLIR shaped type or an LLVM vector: the element type inside."""
-    for rx in (_LEGACY, _SHAPED, _VECTOR):
+    """A legacy tensor type, an MLIR shaped type, an LLVM vector or a conversion: the element type it is about."""
+    for rx in (_LEGACY, _SHAPED, _VECTOR, _CONVERT):
         m = rx.fullmatch(name)
         if m:
             found = lookup(m.group(1))
