@@ -92,6 +92,10 @@ def general(text: str) -> Classification:
         ("RuntimeError: input.dtype (float) must equal weight.dtype (c10::BFloat16)", "mismatch", "bf16", "fp32"),
         ("TypeError: Expected all inputs to be float16, got float32", "mismatch", "fp16", "fp32"),
         ("CompilationError: invalid operands of type fp16 and fp32", "mismatch", "fp16", "fp32"),
+        # types refused together: the first named, whichever stands nearest the phrase
+        ("RuntimeError: fp16 and bf16 are not supported on this device", "unsupported", "fp16", None),
+        ("ValueError: FP8 and BF16 are unsupported on T4", "unsupported", "fp8_e4m3", None),
+        ("this build does not support float16, bfloat16", "unsupported", "fp16", None),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),

@@ -78,6 +78,7 @@ _LIST_TOKEN = re.compile(r"[\s,/|&()\[\]{}<>'\"`]{1,20}|[\w.:]{1,80}")
 # "tensor(float)") is a type name wherever it stands.
 _TYPED_SLOT = re.compile(r"(?i)(?:types?\s{0,2}[:=]?\s{0,2}['\"`(<]{0,2}|\btensor\()\Z")
 _SLOT_CHARS = 24
+_JOINER = re.compile(r"(?i)\s{0,3}(?:[,/&|]|and|or|nor)\s{0,3}")  # what joins types named together
 # After a list of what is supported that names no precision ("only supports 16/32-bit floats"), the type the
 # message says it was given is the refused one: "..., but got torch.bfloat16".
 _GIVEN = re.compile(r"(?i)\bbut (?:got|found|received|was given|passed|is|was)\b[:\s]{0,3}")
@@ -400,7 +401,20 @@ def _refused(t: _Text, phrase: Phrase, m: re.Match[str]) -> tuple[int, Mention] 
         key = (distance, rank(mention.precision), i, mention)
         if best is None or key[:3] < best[:3]:
             best = key
-    return (best[0], best[3]) if best is not None else None
+    if best is None:
+        return None
+    return best[0], t.mentions[_first_of_run(t, best[2])]
+
+
+def _first_of_run(t: _Text, i: int) -> int:
+    """The first of the types a message refuses together ("fp16 and bf16 are not supported", "bf16/f16"): the one
+    it names first, whichever stands nearest the phrase."""
+    while i > 0 and i - 1 not in t.listed and t.mentions[i - 1].is_float and t.mentions[i - 1].precision:
+        between = t.text[t.mentions[i - 1].token_end : t.mentions[i].token_start]
+        if not _JOINER.fullmatch(between):
+            break
+        i -= 1
+    return i
 
 
 def _other_refused(t: _Text, m: re.Match[str]) -> bool:
