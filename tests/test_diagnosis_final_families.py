@@ -96,6 +96,13 @@ def general(text: str) -> Classification:
         ("RuntimeError: fp16 and bf16 are not supported on this device", "unsupported", "fp16", None),
         ("ValueError: FP8 and BF16 are unsupported on T4", "unsupported", "fp8_e4m3", None),
         ("this build does not support float16, bfloat16", "unsupported", "fp16", None),
+        # the sealed part's wordings: operands in their slots, old torch, "does not has", "for Half" at the end
+        ("got query.dtype: struct c10::Half key.dtype: float and value.dtype: float", "mismatch", "fp16", "fp32"),
+        ("RuntimeError: expected Half tensor (got Float tensor)", "mismatch", "fp16", "fp32"),
+        ("[W] Device does not has fast native bf16.", "unsupported", "bf16", None),
+        ("RuntimeError: _thnn_conv3d_forward not supported on CPUType for BFloat16", "unsupported", "bf16", None),
+        ("fp16 run stops: min loss scale reached", "nonfinite", "fp16", None),
+        ("WARNING | trainer | overflow detected, setting loss scale to: 0.000244140625", "nonfinite", "fp16", None),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -133,6 +140,18 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool.",
         "TypeError: Cannot interpret 'torch.int64' as a data type",
         "CompilationError: invalid operands of type int32 and int64",
+        # an option refused for a format that is not the last word; a routine loss-scale step; an INFO record
+        "ValueError: `margin` is not supported for FP8 delayed scaling.",
+        "overflow detected, setting loss scale to: 32768.0",
+        "2020-03-23 11:41:18 | INFO | fairseq.trainer | NOTE: overflow detected, setting loss scale to: 0.0009765625",
+        # an operator list whose reasons name no dtype (a head size, a bias's alignment, a capability)
+        "NotImplementedError: No operator found for `memory_efficient_attention_forward` with inputs:\n"
+        "     query       : shape=(2, 498, 8, 32) (torch.float16)\n"
+        "`fa3F@0.0.0` is not supported because:\n"
+        "    requires device with capability > (9, 0) but your GPU has capability (8, 9) (too old)\n"
+        "    only head-dim 64, 128, 192 or 256 is supported\n"
+        "`cutlassF-pt` is not supported because:\n"
+        "    attn_bias.stride(-2) % 8 != 0",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",

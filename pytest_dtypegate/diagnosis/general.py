@@ -545,10 +545,12 @@ def _family(data: Reader, category: Category, text: str) -> tuple[Family, str]:
 def _operators(data: Reader, text: str, lowered: str) -> tuple[int, int, str] | None:
     """What a list of candidate operators, each "not supported because:" its reasons (xformers), says.
 
-    (-1, -1, "") when the device is the problem: some operator refuses the device (``device=cpu (supported:
-    {'cuda'})``) and none is refused for the dtype alone, so no dtype would let one run.  Where the refused dtype's
-    name stands, and the operator, when an operator is refused for the dtype alone (another dtype would let it
-    run).  None otherwise.
+    Where the refused dtype's name stands, and the operator, when an operator is refused for the dtype alone
+    (another dtype would let it run).  Otherwise (-1, -1, "") when some operator refuses the device (``device=cpu
+    (supported: {'cuda'})``): no dtype would let one run.  Otherwise the first operator refused for its dtype among
+    other reasons (``bf16 is only supported on A100+ GPUs`` beside a capability); and (-1, -1, "") when no operator
+    names a dtype among its reasons (a head size, a bias's alignment, a capability): no dtype error.  None when the
+    text lists no candidates.
     """
     if len(data.candidates) != len(_CANDIDATE_KEYS):
         return None
@@ -557,16 +559,23 @@ def _operators(data: Reader, text: str, lowered: str) -> tuple[int, int, str] | 
     header, dtype, device = data.candidates
     heads = [m for _, m in zip(range(_PER_PHRASE), header.finditer(text))]
     refuses_device = False
+    among: tuple[int, int, str] | None = None  # the first operator refused for its dtype among other reasons
     for n, head in enumerate(heads):
         end = heads[n + 1].start() if n + 1 < len(heads) else len(text)
         if device.search(text, head.end(), end):
             refuses_device = True
             continue
         reason = dtype.search(text, head.end(), end)
-        if reason is not None and _NOTHING_LEFT.fullmatch(dtype.sub(" ", text[head.end() : end])):
+        if reason is None:
+            continue
+        if _NOTHING_LEFT.fullmatch(dtype.sub(" ", text[head.end() : end])):
             # this operator would run in another dtype: the precision is the problem
             return reason.start("dtype"), reason.end("dtype"), head.group("name")
-    return (-1, -1, "") if refuses_device else None
+        if among is None:
+            among = reason.start("dtype"), reason.end("dtype"), head.group("name")
+    if refuses_device or (heads and among is None):
+        return -1, -1, ""
+    return among
 
 
 def read_block(block: Block) -> Hit | None:

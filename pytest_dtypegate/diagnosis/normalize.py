@@ -77,6 +77,7 @@ _RECORD = re.compile(
             r"(?: \d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,9})? [\w.]{1,80}:\d{1,6}\] ?|:[\w.]{0,60}:|:? {1,12}|:)",
             r"\[(?P<tag>[A-Za-z_][\w .:/|-]{0,60})\] ?",  # [INFO] [stage3.py:2323:...] [deepscale]
             r"[\w.]{1,40}/(?P<level2>DEBUG|INFO|WARNING|ERROR) {1,4}",  # stdout/INFO
+            r"\| ?(?P<level3>DEBUG|INFO|WARNING|ERROR|CRITICAL) ?\| ?[\w.]{1,80} ?\| ?",  # fairseq: | INFO | trainer |
         )
     )
 )
@@ -189,7 +190,7 @@ def _strip(line: str) -> tuple[str, str, bool]:
             if m is None or not m.end():
                 break
             record = True
-            found = m.group("level") or m.group("level2") or (m.group("tag") or "").strip().upper()
+            found = m.group("level") or m.group("level2") or m.group("level3") or (m.group("tag") or "").strip().upper()
             if found in _LEVELS and not level:
                 level = "WARNING" if found == "WARN" else found
         line = line[indent + m.end() :]
