@@ -103,6 +103,15 @@ def general(text: str) -> Classification:
         ("RuntimeError: _thnn_conv3d_forward not supported on CPUType for BFloat16", "unsupported", "bf16", None),
         ("fp16 run stops: min loss scale reached", "nonfinite", "fp16", None),
         ("WARNING | trainer | overflow detected, setting loss scale to: 0.000244140625", "nonfinite", "fp16", None),
+        # old torch's "doesn't implement", a dtype "not a supported dtype", cuBLAS's architecture status
+        ("TypeError: Type torch.cuda.HalfTensor doesn't implement stateless method addmm", "unsupported", "fp16", None),
+        ("RuntimeError: 'bf16' is not a supported dtype on Tesla V100", "unsupported", "bf16", None),
+        (
+            "RuntimeError: CUDA error: CUBLAS_STATUS_ARCH_MISMATCH when calling `cublasGemmEx(h, a, CUDA_R_16BF, b)`",
+            "unsupported",
+            "bf16",
+            None,
+        ),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -152,6 +161,10 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "    only head-dim 64, 128, 192 or 256 is supported\n"
         "`cutlassF-pt` is not supported because:\n"
         "    attn_bias.stride(-2) % 8 != 0",
+        # a configuration typo rather than a refusal; cuBLAS's architecture status with no type; an integer overflow
+        "ValueError: 'torch.bfloat16' is not a valid dtype",
+        "RuntimeError: cuBLAS error: CUBLAS_STATUS_ARCH_MISMATCH",
+        "RuntimeError: value cannot be converted to type uint8_t without overflow",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",
