@@ -112,6 +112,14 @@ def general(text: str) -> Classification:
             "bf16",
             None,
         ),
+        # an MLIR error with its note, each line time-stamped
+        (
+            "2024-05-01T10:00:00Z loc(mps_add): error: 'mps.add' op requires the same element type for all operands\n"
+            "2024-05-01T10:00:00Z note: see current operation: (tensor<1x4xf16>, tensor<1xf32>) -> tensor<*xf32>",
+            "mismatch",
+            "fp16",
+            "fp32",
+        ),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -165,6 +173,8 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "ValueError: 'torch.bfloat16' is not a valid dtype",
         "RuntimeError: cuBLAS error: CUBLAS_STATUS_ARCH_MISMATCH",
         "RuntimeError: value cannot be converted to type uint8_t without overflow",
+        # a plural legacy tensor type that is no precision, quotes lost
+        "Collective operations do not work with torch.BoolTensors on gloo and raise Invalid scalar type",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",
@@ -173,3 +183,11 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
 )
 def test_look_alikes_of_the_final_parts_wordings(text: str) -> None:
     assert classify(text) is None
+
+
+def test_a_catalogue_message_that_lost_its_quotes_in_a_paste_is_still_the_catalogues() -> None:
+    c = classify(
+        "ValueError: FP16 Mixed precision training with AMP or APEX (--fp16) and FP16 half precision evaluation "
+        "(--fp16_full_eval) can only be used on CUDA devices."
+    )
+    assert c is not None and (c.layer, c.entry, c.precision) == ("catalogue", "transformers-fp16-cuda-only", "fp16")

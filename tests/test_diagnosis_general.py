@@ -78,7 +78,10 @@ def test_the_tolerant_pattern_takes_any_quote_for_a_quote() -> None:
     loose = re.compile(tolerant(r"""calling `?(?P<op>\w{1,10})'"""))
     found = loose.search("calling \u2018gemm\u2019")  # typographic quotes from a paste
     assert found is not None and found.group("op") == "gemm"
-    assert loose.search("calling gemm") is None  # a quote the pattern requires stays required
+    assert loose.search("calling gemm") is not None  # quotes a paste lost
+    lead = re.compile(tolerant(r"""'(?P<op>\w{1,10})' failed"""))
+    assert lead.search("\u2018gemm failed") is not None
+    assert lead.search("gemm failed") is None  # a quote that opens the pattern stays required (any quote)
     assert tolerant(r"""for [^'"]{1,9}""") == r"""for [^'"]{1,9}"""  # quotes in a class stay as they are
     check(tolerant(r""""(?P<op>[^"\s]{1,200})" not implemented"""))
 

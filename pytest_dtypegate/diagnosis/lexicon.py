@@ -44,7 +44,7 @@ OTHER = "other"
 _RANK: Mapping[str, int] = {"fp8_e4m3": 0, "fp8_e5m2": 0, "fp16": 1, "bf16": 1, "tf32": 2, "fp32": 2, "fp64": 3}
 
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.:])[.:]{0,2}[A-Za-z0-9_][A-Za-z0-9_.:]{0,79}")
-_LEGACY = re.compile(r"(?:CUDA|CPU|MPS|XPU|HIP|Sparse|cuda)?([A-Z][A-Za-z0-9]{1,20}?)(?:Tensor|Type|Storage)")
+_LEGACY = re.compile(r"(?:CUDA|CPU|MPS|XPU|HIP|Sparse|cuda)?([A-Z][A-Za-z0-9]{1,20}?)(?:Tensor|Type|Storage)s?")
 _SHAPED = re.compile(r"(?:[0-9?*]{1,12}x){1,12}([a-z][a-z0-9]{1,20})")
 _VECTOR = re.compile(r"v[0-9]{1,4}((?:bf|f|i)[0-9]{1,3})")
 # A conversion intrinsic or helper, by the type it converts to: "llvm.nvvm.f2bf16.rn", "ff2bf16x2", "__float2half_rn"

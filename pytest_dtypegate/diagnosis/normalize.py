@@ -273,7 +273,10 @@ def _read(text: str) -> list[Segment]:
             reader.add(number, raw, message, level, True)
             reader.end_segment()
             continue
-        reader.add(number, raw, message, level, record or bool(_HEAD.match(message)))
+        # a compiler's "note:" (the operation an MLIR error is about) belongs to the error before it, even when
+        # each line carries a log record's prefix
+        starts = (record or bool(_HEAD.match(message))) and not message.startswith("note: ")
+        reader.add(number, raw, message, level, starts)
     reader.end_segment()
     return reader.segments
 

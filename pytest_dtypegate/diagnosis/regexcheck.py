@@ -199,8 +199,13 @@ _ANY_QUOTE = "[" + "".join(re.escape(q) for q in QUOTES) + "]"
 
 def tolerant(text: str) -> str:
     """``text`` (a regex) with each literal quote character matching any quote character (``'``, ``"``, a
-    backtick, typographic quotes): a paste turns quotes into others, and the catalogue stays exact about where a
-    quote stands (a message that lost its quotes is the general reader's to read)."""
+    backtick, typographic quotes) or none: a paste turns quotes into others or loses them ("addmm_impl_cpu_ not
+    implemented for Half").  A quote that opens the pattern stays required (any quote), so that the pattern
+    still starts with literal text (see ``check``)."""
+
+    def quote() -> str:
+        return _ANY_QUOTE if not out else _ANY_QUOTE + "?"
+
     out: list[str] = []
     i = 0
     n = len(text)
@@ -209,7 +214,7 @@ def tolerant(text: str) -> str:
         ch = text[i]
         if ch == "\\" and i + 1 < n:
             if not in_class and text[i + 1] in QUOTES:
-                out.append(_ANY_QUOTE)
+                out.append(quote())
             else:
                 out.append(text[i : i + 2])
             i += 2
@@ -232,6 +237,6 @@ def tolerant(text: str) -> str:
                 out.append("]")
                 i += 1
             continue
-        out.append(_ANY_QUOTE if ch in QUOTES else ch)
+        out.append(quote() if ch in QUOTES else ch)
         i += 1
     return "".join(out)
