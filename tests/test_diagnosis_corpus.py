@@ -33,7 +33,7 @@ def test_the_corpus_is_large_enough_and_has_look_alikes() -> None:
     negatives = [r for r in RECORDS if r["category"] == "none"]
     assert len(RECORDS) >= 200
     assert len(negatives) >= 50
-    assert {r["split"] for r in RECORDS} == {"dev", "heldout", "fresh", "unseen", "final", "sealed"}
+    assert {r["split"] for r in RECORDS} == {"dev", "heldout", "fresh", "unseen", "final", "sealed", "sealed2"}
     assert {r["category"] for r in RECORDS} == {"unsupported", "mismatch", "nonfinite", "none"}
 
 
@@ -148,3 +148,16 @@ def test_the_sealed_part_is_now_tuning_material_and_read_right() -> None:
     assert score.right >= 83, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
+
+
+def test_the_second_sealed_part_as_scored_once() -> None:
+    # The second sealed part was gathered by a second gatherer blind to the reader, while the reader was being
+    # changed on the first sealed part's misses, and scored once against the reader frozen at commit e940395:
+    # 64/80 dtype errors right (80.0%; catalogue 45, general reader 24 of the 69 answered), 2/47 false positives
+    # (fairseq's routine "overflow detected, setting loss scale to: 0.015625" steps, which the reader had just been
+    # taught to read as scaling collapsing; an Ascend error about complex32), mismatch 'other' right 22/22. Below the
+    # issue's bar. This test keeps that measure until the part is tuned on.
+    score = SCORING.score(RECORDS, "sealed2")
+    assert (score.errors, score.negatives) == (80, 47)
+    assert score.right >= 64, [(r["text"][:80], c) for r, c in score.misses]
+    assert score.false_positives <= 2, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
