@@ -102,7 +102,6 @@ def general(text: str) -> Classification:
         ("[W] Device does not has fast native bf16.", "unsupported", "bf16", None),
         ("RuntimeError: _thnn_conv3d_forward not supported on CPUType for BFloat16", "unsupported", "bf16", None),
         ("fp16 run stops: min loss scale reached", "nonfinite", "fp16", None),
-        ("WARNING | trainer | overflow detected, setting loss scale to: 0.000244140625", "nonfinite", "fp16", None),
         # old torch's "doesn't implement", a dtype "not a supported dtype", cuBLAS's architecture status
         ("TypeError: Type torch.cuda.HalfTensor doesn't implement stateless method addmm", "unsupported", "fp16", None),
         ("RuntimeError: 'bf16' is not a supported dtype on Tesla V100", "unsupported", "bf16", None),
@@ -120,6 +119,23 @@ def general(text: str) -> Classification:
             "fp16",
             "fp32",
         ),
+        # the second sealed part's wordings
+        (
+            "RuntimeError: cuFFT only supports dimensions whose sizes are powers of two when computing in half "
+            "precision, but got a signal size of[1280]",
+            "unsupported",
+            "fp16",
+            None,
+        ),
+        (
+            "gather (nccl backend) does not work for any tensor type other than Float and Half",
+            "unsupported",
+            None,
+            None,
+        ),
+        ("The `-1e9` can't be converted to half precision", "nonfinite", "fp16", None),
+        ("NaN when fine-tuning llama with bf16 on 8 GPUs", "nonfinite", "bf16", None),
+        ("`inf` output from layer_norm when using FP16", "nonfinite", "fp16", None),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -175,6 +191,12 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "RuntimeError: value cannot be converted to type uint8_t without overflow",
         # a plural legacy tensor type that is no precision, quotes lost
         "Collective operations do not work with torch.BoolTensors on gloo and raise Invalid scalar type",
+        # a routine loss-scale step at any scale; a finiteness requirement; NaN with no low precision near it
+        "| WARNING: overflow detected, setting loss scale to: 0.015625",
+        "ValueError: bf16.loss_scale must be a finite number (not inf/-inf/nan)",
+        "Warning: NaN or Inf found in input tensor.",
+        "Loss: nan at step 10 in float32",
+        "Tensor self not implemented for DT_COMPLEX32, should be in dtype support list [DT_FLOAT16,DT_FLOAT,DT_BFLOAT16].",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",

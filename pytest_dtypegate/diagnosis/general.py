@@ -511,9 +511,10 @@ def _nonfinite(t: _Text, phrases: Sequence[Phrase]) -> tuple[str, Mention | None
         for count, m in enumerate(phrase.pattern.finditer(t.text)):
             if count >= _PER_PHRASE:
                 break
+            window = phrase.reach or _MISMATCH
             near = [
                 x
-                for x in (t.mentions[i] for i in t.near(m.start() - _MISMATCH, m.end() + _MISMATCH))
+                for x in (t.mentions[i] for i in t.near(m.start() - window, m.end() + window))
                 if x.is_float and x.precision and t.counts(x, m.start(), m.end()) and _overflows(t, x, m)
             ]
             if near:
