@@ -136,6 +136,22 @@ def general(text: str) -> Classification:
         ("The `-1e9` can't be converted to half precision", "nonfinite", "fp16", None),
         ("NaN when fine-tuning llama with bf16 on 8 GPUs", "nonfinite", "bf16", None),
         ("`inf` output from layer_norm when using FP16", "nonfinite", "fp16", None),
+        # a supported list then what was given; ONNX Runtime naming the node's type; a GPU architecture, no type
+        (
+            "ValueError: Quantization is only supported for float16 or bfloat16 weights, got torch.float32",
+            "unsupported",
+            "fp32",
+            None,
+        ),
+        (
+            "NotImplemented: [ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for "
+            "ConvTranspose(11) node with name 'ConvTranspose_12' (tensor(float16))",
+            "unsupported",
+            "fp16",
+            None,
+        ),
+        ("Your GPU doesn't support FlashAttention 2 (requires Ampere or newer)", "unsupported", None, None),
+        ("FA2 is not supported on Turing GPUs", "unsupported", None, None),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -197,6 +213,11 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "Warning: NaN or Inf found in input tensor.",
         "Loss: nan at step 10 in float32",
         "Tensor self not implemented for DT_COMPLEX32, should be in dtype support list [DT_FLOAT16,DT_FLOAT,DT_BFLOAT16].",
+        # a type the lexicon does not know after "unsupported dtype"; integer formats; ONNX without a type named
+        "RuntimeError: Unsupported dtype: torch.uint12",
+        "RuntimeError: Unsupported dtype: torch.int4",
+        "NOT_IMPLEMENTED : Could not find an implementation for Abs(13) node with name 'Abs0'",
+        "This feature requires torch>=2.1",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",
