@@ -81,7 +81,9 @@ _SLOT_CHARS = 24
 _JOINER = re.compile(r"(?i)\s{0,3}(?:[,/&|]|and|or|nor)\s{0,3}")  # what joins types named together
 # After a list of what is supported that names no precision ("only supports 16/32-bit floats"), the type the
 # message says it was given is the refused one: "..., but got torch.bfloat16".
-_GIVEN = re.compile(r"(?i)(?:\bbut (?:got|found|received|was given|passed|is|was)|[,;] (?:got|found|received|given))\b[:\s]{0,3}")
+_GIVEN = re.compile(
+    r"(?i)(?:\bbut (?:got|found|received|was given|passed|is|was)|[,;] (?:got|found|received|given))\b[:\s]{0,3}"
+)
 _GIVEN_REACH = 120  # how far past the list marker the "but got" may stand
 _GIVEN_NAME = 40  # how far past the "but got" the type may stand
 _CANDIDATE_KEYS = ("header", "dtype", "device")
