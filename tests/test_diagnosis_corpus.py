@@ -105,8 +105,10 @@ def test_the_unseen_part_is_now_tuning_material_and_read_right() -> None:
     # so like dev it is tuning material now and guards against regressions; a fresh untouched part measures the
     # reader as changed. Left unread: an issue title asking whether the Ascend 910A supports bf16 (a question, not a
     # refusal).
+    # (one look-alike, xformers refusing CPU tensors and float32 at once, was relabelled a refusal of fp32 when the
+    # written rules and three blind labellers read it so)
     score = SCORING.score(RECORDS, "unseen")
-    assert (score.errors, score.negatives) == (91, 53)
+    assert (score.errors, score.negatives) == (92, 52)
     assert score.right >= 90, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
@@ -182,13 +184,21 @@ def test_the_second_sealed_part_is_now_tuning_material_and_read_right() -> None:
     assert score.other_right == score.mismatches
 
 
-def test_the_third_sealed_part_as_scored_once() -> None:
-    # The third sealed part was gathered by a third gatherer blind to the reader, by the written rules, while the
-    # reader was being changed on the second sealed part's misses, and scored once against the reader frozen at
-    # commit d72de1b: 66/80 dtype errors right (82.5%; catalogue 36, general reader 34 of the 70 answered), 0/47
-    # false positives, mismatch 'other' right 13/13. Below the issue's bar; half the misses are people's prose
-    # (comments and titles describing NaNs in float16) rather than text software printed.
+def test_the_third_sealed_part_is_now_tuning_material_and_read_right() -> None:
+    # History: the third sealed part was gathered by a third gatherer blind to the reader, by the written rules
+    # (tests/corpus/labelling-rules.md), while the reader was being changed on the second sealed part's misses, and
+    # scored once against the reader frozen at commit d72de1b: 66/80 dtype errors right (82.5%; catalogue 36,
+    # general reader 34 of the 70 answered), 0/47 false positives, mismatch 'other' right 13/13. Below the issue's
+    # bar. A blind second labeller agreed on all 127 labels, so the consensus score is the same 82.5%; half the
+    # misses were people's prose (comments and titles describing NaNs in float16) rather than text software printed.
+    # Its misses were then read and the reader extended (ONNX Runtime's "bound to different types", a compiler's
+    # "could not convert ... from Vectorized<float> to Vectorized<c10::BFloat16>", a check naming one type as the
+    # written rules read it (a mismatch of that side), NaN next to CJK text, the nearest of several overflow phrases,
+    # "npu not support float64", markdown's backticks, an xformers candidate refusing its dtype beside the device),
+    # so it is tuning material since. Left unread: a NaN comment whose float16 stands a sentence away, and Lightning's
+    # "16-mixed" precision name.
     score = SCORING.score(RECORDS, "sealed3")
     assert (score.errors, score.negatives) == (80, 47)
-    assert score.right >= 66, [(r["text"][:80], c) for r, c in score.misses]
+    assert score.right >= 78, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
+    assert score.other_right == score.mismatches

@@ -215,9 +215,20 @@ def test_candidate_operators_are_read_by_their_reasons() -> None:
     # written for this test, in xformers' shape: an operator refused for the dtype alone names the precision
     c = general(XFORMERS.format(dtype="torch.float32", device=""))
     assert (c.category, c.precision, c.family) == ("unsupported", "fp32", "attention")
-    assert "`flshattF`" in c.summary
-    # every operator refuses the device as well (the tensors are on the CPU): a device problem, not read
-    assert classify(XFORMERS.format(dtype="torch.float32", device="device=cpu (supported: {'cuda'})\n    ")) is None
+    assert "(flshattF)" in c.summary
+    # every operator refuses the device as well (the tensors are on the CPU): the dtype is still named among the
+    # reasons, and the people who labelled the corpus read it as refused (tests/corpus/labelling-rules.md)
+    both = general(XFORMERS.format(dtype="torch.float32", device="device=cpu (supported: {'cuda'})\n    "))
+    assert (both.category, both.precision) == ("unsupported", "fp32")
+    # no operator names a dtype among its reasons (the device, a head size): no dtype error
+    assert (
+        classify(
+            XFORMERS.replace("dtype={dtype} (supported: {{torch.float16, torch.bfloat16}})", "").format(
+                dtype="torch.float32", device="device=cpu (supported: {'cuda'})\n    "
+            )
+        )
+        is None
+    )
     # on the CPU, an operator that would run in another dtype makes it the precision's problem again
     cpu = XFORMERS.format(dtype="torch.float16", device="device=cpu (supported: {'cuda'})\n    ")
     cpu += "`smallkF2` is not supported because:\n    dtype=torch.float16 (supported: {torch.float32})\n"

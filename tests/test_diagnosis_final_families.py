@@ -40,8 +40,9 @@ def general(text: str) -> Classification:
         ("RuntimeError: this device does not have BF16 support", "unsupported", "bf16", None),
         ("[W] Running fp16 layers on hardware without native FP16 support is slow", "unsupported", "fp16", None),
         ("the platform has no float16 support", "unsupported", "fp16", None),
-        # C++ checks: one type required (the refused one unnamed), or two tensors' types equal
-        ("RuntimeError: Expected x.scalar_type() == at::kHalf to be true, but got false.", "unsupported", None, None),
+        # C++ checks: one type required (a mismatch naming that side), several allowed (a list: the refused one
+        # unnamed), or two tensors' types equal
+        ("RuntimeError: Expected x.scalar_type() == at::kHalf to be true, but got false.", "mismatch", "fp16", None),
         (
             "RuntimeError: Expected w.scalar_type() == torch::kBFloat16 || w.scalar_type() == torch::kHalf to be true",
             "unsupported",
@@ -152,6 +153,25 @@ def general(text: str) -> Classification:
         ),
         ("Your GPU doesn't support FlashAttention 2 (requires Ampere or newer)", "unsupported", None, None),
         ("FA2 is not supported on Turing GPUs", "unsupported", None, None),
+        # the third sealed part's wordings
+        (
+            "Fail: [ONNXRuntimeError] : 1 : FAIL : Type Error: Type parameter (T) of Optype (Mul) bound to different "
+            "types (tensor(float) and tensor(float16) in node (Mul_3).",
+            "mismatch",
+            "fp16",
+            "fp32",
+        ),
+        (
+            "error: could not convert 'tmp0' from 'Vectorized<float>' to 'Vectorized<c10::Half>'",
+            "mismatch",
+            "fp16",
+            "fp32",
+        ),
+        ("RuntimeError: Expected B.dtype() == at::kHalf to be true, but got false.", "mismatch", "fp16", None),
+        ('assertion error "assert kv.dtype == torch.bfloat16"', "mismatch", "bf16", None),
+        ("xpu not support float64", "unsupported", "fp64", None),
+        ("[Bug] 推理fp16出现NaN", "nonfinite", "fp16", None),
+        ("`index_add_()`: Expected `self.dtype` to be equal to `source.dtype`", "mismatch", None, None),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),

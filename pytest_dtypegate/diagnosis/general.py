@@ -86,7 +86,7 @@ _GIVEN = re.compile(
 )
 _GIVEN_REACH = 120  # how far past the list marker the "but got" may stand
 _GIVEN_NAME = 40  # how far past the "but got" the type may stand
-_CANDIDATE_KEYS = ("header", "dtype", "device")
+_CANDIDATE_KEYS = ("header", "dtype")
 _NOTHING_LEFT = re.compile(r"[\s,;.:()\[\]{}'\"`-]{0,200}")
 
 
@@ -144,7 +144,7 @@ class Reader:
     families: tuple[Family, ...]
     contrast: frozenset[str] = frozenset()  # refused alone, these precisions are about the op, not the precision
     setting: re.Pattern[str] | None = None  # what refuses a precision setting (autocast): contrast does not apply
-    candidates: tuple[re.Pattern[str], ...] = ()  # [candidates] header, dtype reason, device reason
+    candidates: tuple[re.Pattern[str], ...] = ()  # [candidates] header, dtype reason
     candidate_family: str = ""  # the family of a refusal read from a list of candidates
     candidate_keys: tuple[str, ...] | None = None  # what every candidate's header holds
 
@@ -507,6 +507,11 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
 
 
 def _nonfinite(t: _Text, phrases: Sequence[Phrase]) -> tuple[str, Mention | None, str] | None:
+    """The overflow the block reports: of every phrase's matches, the one with a precision nearest to it ("float16
+    will encounter loss nan ... underflow/overflow ... support bfloat16" is fp16's), else the first phrase that
+    implies a precision."""
+    best: tuple[int, Mention, str] | None = None
+    implied: tuple[str, Mention | None, str] | None = None
     for phrase in phrases:
         if not phrase.may_match(t.lowered):
             continue
@@ -521,10 +526,14 @@ def _nonfinite(t: _Text, phrases: Sequence[Phrase]) -> tuple[str, Mention | None
             ]
             if near:
                 low = min(near, key=lambda x: _distance(x, m.start(), m.end()))
-                return str(low.precision), low, m.group(0)
-            if phrase.implies:
-                return phrase.implies, None, m.group(0)
-    return None
+                distance = _distance(low, m.start(), m.end())
+                if best is None or distance < best[0]:
+                    best = (distance, low, m.group(0))
+            elif phrase.implies and implied is None:
+                implied = (phrase.implies, None, m.group(0))
+    if best is not None:
+        return str(best[1].precision), best[1], best[2]
+    return implied
 
 
 def _overflows(t: _Text, mention: Mention, m: re.Match[str]) -> bool:
@@ -548,26 +557,22 @@ def _family(data: Reader, category: Category, text: str) -> tuple[Family, str]:
 def _operators(data: Reader, text: str, lowered: str) -> tuple[int, int, str] | None:
     """What a list of candidate operators, each "not supported because:" its reasons (xformers), says.
 
-    Where the refused dtype's name stands, and the operator, when an operator is refused for the dtype alone
-    (another dtype would let it run).  Otherwise (-1, -1, "") when some operator refuses the device (``device=cpu
-    (supported: {'cuda'})``): no dtype would let one run.  Otherwise the first operator refused for its dtype among
-    other reasons (``bf16 is only supported on A100+ GPUs`` beside a capability); and (-1, -1, "") when no operator
-    names a dtype among its reasons (a head size, a bias's alignment, a capability): no dtype error.  None when the
-    text lists no candidates.
+    Where the refused dtype's name stands, and the operator: the first operator refused for the dtype alone
+    (another dtype would let it run), else the first refused for its dtype among other reasons (``bf16 is only
+    supported on A100+ GPUs`` beside a capability, ``dtype=torch.float32`` beside ``device=cpu``: the people who
+    labelled the corpus read the dtype as refused there too).  (-1, -1, "") when there are candidates and none names
+    a dtype among its reasons (a head size, a bias's alignment, a capability, the device): no dtype error.  None when
+    the text lists no candidates.
     """
     if len(data.candidates) != len(_CANDIDATE_KEYS):
         return None
     if data.candidate_keys is not None and not any(k in lowered for k in data.candidate_keys):
         return None
-    header, dtype, device = data.candidates
+    header, dtype = data.candidates
     heads = [m for _, m in zip(range(_PER_PHRASE), header.finditer(text))]
-    refuses_device = False
     among: tuple[int, int, str] | None = None  # the first operator refused for its dtype among other reasons
     for n, head in enumerate(heads):
         end = heads[n + 1].start() if n + 1 < len(heads) else len(text)
-        if device.search(text, head.end(), end):
-            refuses_device = True
-            continue
         reason = dtype.search(text, head.end(), end)
         if reason is None:
             continue
@@ -576,9 +581,9 @@ def _operators(data: Reader, text: str, lowered: str) -> tuple[int, int, str] | 
             return reason.start("dtype"), reason.end("dtype"), head.group("name")
         if among is None:
             among = reason.start("dtype"), reason.end("dtype"), head.group("name")
-    if refuses_device or (heads and among is None):
-        return -1, -1, ""
-    return among
+    if among is not None:
+        return among
+    return (-1, -1, "") if heads else None
 
 
 def read_block(block: Block) -> Hit | None:

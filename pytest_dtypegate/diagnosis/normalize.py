@@ -264,7 +264,7 @@ def _read(text: str) -> list[Segment]:
         if _SECTION.match(line):
             reader.end_segment()
             continue
-        message = line.strip()
+        message = line.strip().replace("`", "")  # markdown's code quotes, as pastes in issue threads carry them
         if not message or _CARETS.match(line) or _NOISE.match(line):
             reader.end_block()
             continue
