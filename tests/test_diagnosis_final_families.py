@@ -172,6 +172,33 @@ def general(text: str) -> Classification:
         ("xpu not support float64", "unsupported", "fp64", None),
         ("[Bug] 推理fp16出现NaN", "nonfinite", "fp16", None),
         ("`index_add_()`: Expected `self.dtype` to be equal to `source.dtype`", "mismatch", None, None),
+        # "should be same" with Ascend type names; a list after "should be in" / "only compatible with", then what
+        # was given; Lightning's precision names
+        (
+            "EZ9999: The dtype of x1 and x2 should be same, but x1 is DT_FLOAT16, x2 is DT_FLOAT",
+            "mismatch",
+            "fp16",
+            "fp32",
+        ),
+        ("query dtype should be in [DT_FLOAT16, DT_BFLOAT16], but got DT_FLOAT.", "unsupported", "fp32", None),
+        (
+            "ValueError: kernels are only compatible with float16 activations, but got torch.bfloat16",
+            "unsupported",
+            "bf16",
+            None,
+        ),
+        (
+            "MisconfigurationException: `Trainer(precision='16-mixed')` is not supported on CPU",
+            "unsupported",
+            "fp16",
+            None,
+        ),
+        (
+            "UserWarning: 16-bit mixed precision is not supported on CPU; falling back to 32-bit",
+            "unsupported",
+            "fp16",
+            None,
+        ),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -238,6 +265,8 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "RuntimeError: Unsupported dtype: torch.int4",
         "NOT_IMPLEMENTED : Could not find an implementation for Abs(13) node with name 'Abs0'",
         "This feature requires torch>=2.1",
+        # a width that is no precision name
+        "RuntimeError: tensor of 16 elements is not supported on CPU",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",

@@ -489,6 +489,8 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
                 mention = t.mentions[i]
                 if i in t.uniform:
                     continue
+                if i in t.listed and not m.start() <= mention.start < m.end():
+                    continue  # a list of what is supported holds no operand (unless the phrase itself names it)
                 if not mention.is_float:
                     others += 1
                     typed_other = typed_other or t.typed(mention)

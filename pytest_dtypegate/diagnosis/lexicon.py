@@ -51,6 +51,9 @@ _VECTOR = re.compile(r"v[0-9]{1,4}((?:bf|f|i)[0-9]{1,3})")
 _CONVERT = re.compile(r"_{0,2}(?:ff|f|h|d|bf|float|double|half)2((?:bf|f)16|half|bfloat16)(?:x2)?(?:_r[nzdu])?")
 _GLUED = re.compile(r"[a-z]{2,12}([A-Z][A-Za-z0-9_]{2,30})")
 _PART = re.compile(r"[A-Za-z0-9_]{1,80}")
+# Lightning's precision names: a width before "-mixed", "-true" or "bit mixed" ("16-mixed", "16-bit Mixed Precision")
+_BITS: Mapping[str, str] = {"16": "fp16", "32": "fp32", "64": "fp64"}
+_MIXED = re.compile(r"(?i)-(?:mixed|true)\b|-? ?bits? (?:automatic |native )?mixed\b")
 # A device extension's name (SPIR-V, Vulkan, OpenGL, OpenCL): the type it is about is one of its words.
 _EXTENSION = re.compile(r"(?:SPV|VK|GL|GLSL|cl|CL)_[A-Za-z0-9]{1,12}_[A-Za-z0-9_]{1,60}")
 _EXTENSION_WORD = re.compile(r"[A-Za-z0-9]{1,40}")
@@ -340,6 +343,10 @@ def mentions(text: str) -> list[Mention]:
         previous = m
         if numbered is not None:
             out.append(Mention(m.start(), m.end(), m.group(0), numbered, m.start(), m.end()))
+            continue
+        bits = _BITS.get(m.group(0))
+        if bits is not None and _MIXED.match(text, m.end()):  # Lightning's precision="16-mixed", "16-bit mixed"
+            out.append(Mention(m.start(), m.end(), m.group(0), TypeInfo(FLOAT, bits), m.start(), m.end()))
             continue
         for offset, written, info in _resolve(m.group(0)):
             start = m.start() + offset
