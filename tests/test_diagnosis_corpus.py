@@ -33,16 +33,7 @@ def test_the_corpus_is_large_enough_and_has_look_alikes() -> None:
     negatives = [r for r in RECORDS if r["category"] == "none"]
     assert len(RECORDS) >= 200
     assert len(negatives) >= 50
-    assert {r["split"] for r in RECORDS} == {
-        "dev",
-        "heldout",
-        "fresh",
-        "unseen",
-        "final",
-        "sealed",
-        "sealed2",
-        "sealed3",
-    }
+    assert {r["split"] for r in RECORDS} == set(SCORING.SPLITS)
     assert {r["category"] for r in RECORDS} == {"unsupported", "mismatch", "nonfinite", "none"}
 
 
