@@ -195,13 +195,17 @@ def test_the_third_sealed_part_is_now_tuning_material_and_read_right() -> None:
     assert score.other_right == score.mismatches
 
 
-def test_the_fourth_sealed_part_as_scored_once() -> None:
-    # The fourth sealed part was gathered by a fourth gatherer blind to the reader, by the written rules, with its
-    # scope set beforehand to text software printed (what the plugin reads), while the reader was being changed on
-    # the third sealed part's misses, and scored once against the reader frozen at commit a8fbb2f: 80/90 dtype errors
-    # right (88.9%; catalogue 28, general reader 54 of the 82 answered), 0/46 false positives, mismatch 'other' right
-    # 26/27. Below the issue's bar.
+def test_the_fourth_sealed_part_is_now_tuning_material_and_read_right() -> None:
+    # History: the fourth sealed part was gathered by a fourth gatherer blind to the reader, by the written rules,
+    # with its scope set beforehand to text software printed (what the plugin reads), while the reader was being
+    # changed on the third sealed part's misses, and scored once against the reader frozen at commit a8fbb2f: 80/90
+    # dtype errors right (88.9%; catalogue 28, general reader 54 of the 82 answered), 0/46 false positives, mismatch
+    # 'other' right 26/27. Below the issue's bar. A blind second labeller agreed on all 136 labels. Its misses were
+    # then read and the reader extended (vLLM's "Minimum capability: 80", "requires A100 or H100 GPUs", safetensors'
+    # F8_E4M3, markdown emphasis around a pasted message, "input type at::Half and output type float" refused together,
+    # "Promotion for Float8 Types" as a kind rather than an operand, "grid has float"), so it is tuning material since.
     score = SCORING.score(RECORDS, "sealed4")
     assert (score.errors, score.negatives) == (90, 46)
-    assert score.right >= 80, [(r["text"][:80], c) for r, c in score.misses]
+    assert score.right >= 90, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
+    assert score.other_right == score.mismatches

@@ -199,6 +199,39 @@ def general(text: str) -> Classification:
             "fp16",
             None,
         ),
+        # the fourth sealed part's wordings
+        (
+            "ValueError: The quantization method gptq is not supported for the current GPU. Minimum capability: 80. "
+            "Current capability: 70.",
+            "unsupported",
+            None,
+            None,
+        ),
+        (
+            "RuntimeError: flash attention backward for head dim 256 requires A100 or H100 GPUs",
+            "unsupported",
+            None,
+            None,
+        ),
+        ("SafetensorError: Dtype not understood: F8_E5M2", "unsupported", "fp8_e5m2", None),
+        (
+            "RuntimeError: gemm input type at::BFloat16 and output type float is not supported",
+            "unsupported",
+            "bf16",
+            None,
+        ),
+        (
+            "Promotion for Float8 Types is not supported, attempted to promote Float8_e4m3fn and Float",
+            "mismatch",
+            "fp8_e4m3",
+            "fp32",
+        ),
+        (
+            "expected input and grid to have same dtype, but input has c10::Half and grid has float",
+            "mismatch",
+            "fp16",
+            "fp32",
+        ),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -283,3 +316,8 @@ def test_a_catalogue_message_that_lost_its_quotes_in_a_paste_is_still_the_catalo
         "(--fp16_full_eval) can only be used on CUDA devices."
     )
     assert c is not None and (c.layer, c.entry, c.precision) == ("catalogue", "transformers-fp16-cuda-only", "fp16")
+
+
+def test_a_message_in_markdown_emphasis_is_read_without_it() -> None:
+    c = classify("_RuntimeError: expected scalar type Float but found BFloat16_")
+    assert c is not None and (c.entry, c.precision, c.other) == ("expected-scalar-type", "bf16", "fp32")

@@ -76,9 +76,11 @@ _TYPE_WORD = re.compile(r"(?i)\b(?:d(?:ata ?)?type|datatype|scalar ?type|type|pr
 _LIST_TOKEN = re.compile(r"[\s,/|&()\[\]{}<>'\"`]{1,20}|[\w.:]{1,80}")
 # A plain word in a type's slot ("query.dtype: double", "to type float", "DataType<double>", ONNX's
 # "tensor(float)") is a type name wherever it stands.
-_TYPED_SLOT = re.compile(r"(?i)(?:types?\s{0,2}[:=]?\s{0,2}['\"`(<]{0,2}|\btensor\()\Z")
+_TYPED_SLOT = re.compile(r"(?i)(?:types?\s{0,2}[:=]?\s{0,2}['\"`(<]{0,2}|\btensor\(|\b\w{1,20} has )\Z")
 _SLOT_CHARS = 24
-_JOINER = re.compile(r"(?i)\s{0,3}(?:[,/&|]|and|or|nor)\s{0,3}")  # what joins types named together
+_KINDS = re.compile(r"(?i) {0,2}(?:d|data ?)?types\b")  # a type name used for a kind of types
+# what joins types named together: "fp16 and bf16", "bf16/f16", "input type at::Half and output type float"
+_JOINER = re.compile(r"(?i)\s{0,3}(?:[,/&|]|and|or|nor)\s{0,3}(?:(?:the )?\w{1,12} (?:d|data ?)?types?:? ?)?")
 # After a list of what is supported that names no precision ("only supports 16/32-bit floats"), the type the
 # message says it was given is the refused one: "..., but got torch.bfloat16".
 _GIVEN = re.compile(
@@ -491,6 +493,8 @@ def _mismatch(t: _Text, phrases: Sequence[Phrase]) -> tuple[tuple[Mention, ...],
                     continue
                 if i in t.listed and not m.start() <= mention.start < m.end():
                     continue  # a list of what is supported holds no operand (unless the phrase itself names it)
+                if _KINDS.match(t.text, mention.end):
+                    continue  # a kind of types ("Promotion for Float8 Types"), not an operand
                 if not mention.is_float:
                     others += 1
                     typed_other = typed_other or t.typed(mention)

@@ -117,6 +117,7 @@ _CHAIN = re.compile(
 _SECTION = re.compile(r"(?:_{3,200}|={3,200}|-{3,200}) ?.{0,300}? ?(?:_{3,200}|={3,200}|-{3,200})\s{0,8}$")
 _SUMMARY = re.compile(r"(?:FAILED|ERROR) \S{1,500} - ")
 # A line that starts a message: "RuntimeError: ...", "UserWarning: ...", "error: ...".
+_EMPHASIS = re.compile(r"^[_*]{1,3}(?=[A-Za-z])|(?<=[A-Za-z0-9.])[_*]{1,3}$")
 _HEAD = re.compile(
     r"(?:[A-Za-z_][\w.]{0,100})?(?:Error|Exception|Warning|Interrupt|Exit|Failure)\w{0,20}"
     r"(?:\[[^\]\n]{0,40}\]<std\w{3}>)?:|(?:fatal )?error:|(?:LLVM|CUDA) ERROR:|UNREACHABLE executed"
@@ -264,7 +265,8 @@ def _read(text: str) -> list[Segment]:
         if _SECTION.match(line):
             reader.end_segment()
             continue
-        message = line.strip().replace("`", "")  # markdown's code quotes, as pastes in issue threads carry them
+        # markdown's code quotes and emphasis, as pastes in issue threads carry them ("_RuntimeError: ... Half_")
+        message = _EMPHASIS.sub("", line.strip().replace("`", ""))
         if not message or _CARETS.match(line) or _NOISE.match(line):
             reader.end_block()
             continue
