@@ -85,7 +85,10 @@ def test_the_unseen_part_is_there_and_large_enough() -> None:
     assert sum(r["category"] == "none" for r in unseen) >= 30
 
 
-def test_the_unseen_part_is_now_tuning_material_and_read_right() -> None:
+# The later parts, each gathered after the reader had been changed, scored once when it was added, then read and
+# tuned on: what each scored once is its history, and what it is read right now guards against regressions.
+# (split, dtype errors, look-alikes, dtype errors read right now)
+LATER_PARTS = [
     # History: the unseen part was gathered after the reader was final (pytest_dtypegate/diagnosis at c9201ae),
     # labelled before the reader ran on it, written here whole and scored once (benchmarks/score_corpus.py --split
     # unseen): 58/91 dtype errors right (63.7%; catalogue 16, general reader 42), 2/53 false positives (the string
@@ -98,14 +101,7 @@ def test_the_unseen_part_is_now_tuning_material_and_read_right() -> None:
     # refusal).
     # (one look-alike, xformers refusing CPU tensors and float32 at once, was relabelled a refusal of fp32 when the
     # written rules and three blind labellers read it so)
-    score = SCORING.score(RECORDS, "unseen")
-    assert (score.errors, score.negatives) == (92, 52)
-    assert score.right >= 90, [(r["text"][:80], c) for r, c in score.misses]
-    assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
-    assert score.other_right == score.mismatches
-
-
-def test_the_final_part_is_now_tuning_material_and_read_right() -> None:
+    ("unseen", 92, 52, 90),
     # History: the final part was gathered after the reader was final again (pytest_dtypegate/diagnosis as at commit
     # 6c12df1, last changed in 575b27a), labelled before the reader ran on it, written here whole and scored once
     # (benchmarks/score_corpus.py --split final): 45/64 dtype errors right (70.3%; catalogue 31, general reader 19 of
@@ -117,19 +113,12 @@ def test_the_final_part_is_now_tuning_material_and_read_right() -> None:
     # "hardware without native FP16 support" look-alike became the fp16 refusal its twin already was, and
     # _scaled_mm's refusal became fp8's. Elsewhere three multinomial NaN texts lost their fp16, and fp16 is now the
     # low side of an fp16/bf16 mismatch (five of the six such labels already said so; the reader agrees since).
-    # Under those labels, with the reader ordering fp16/bf16 sides the same way, this part was 50/61. Its misses were then read and the reader extended (misspelt "not
-    # currenlty supported", "un-supported", bare "Invalid scalar type" and "Data type not supported", "does not
+    # Under those labels, with the reader ordering fp16/bf16 sides the same way, this part was 50/61. Its misses
+    # were then read and the reader extended (misspelt "not currenlty supported", "un-supported", bare "Invalid scalar type" and "Data type not supported", "does not
     # have FP16 support", TORCH_CHECKs on scalar_type(), "only supports ..., but got X", a zero grad scale,
     # transformers' DebugUnderflowOverflow), so it is tuning material now; the sealed part measures the reader as
     # changed. Left unread: a FlashAttention refusal whose fp32 is named only in the warning printed before it.
-    score = SCORING.score(RECORDS, "final")
-    assert (score.errors, score.negatives) == (61, 42)
-    assert score.right >= 60, [(r["text"][:80], c) for r, c in score.misses]
-    assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
-    assert score.other_right == score.mismatches
-
-
-def test_the_sealed_part_is_now_tuning_material_and_read_right() -> None:
+    ("final", 61, 42, 60),
     # History: the sealed part was gathered by someone who never saw the reader's code or output, while the reader
     # was being changed, and kept out of sight until the reader was frozen at commit 795e09c; labelled from the text
     # alone, written here whole and scored once (benchmarks/score_corpus.py --split sealed): 76/84 dtype errors
@@ -146,14 +135,7 @@ def test_the_sealed_part_is_now_tuning_material_and_read_right() -> None:
     # fairseq message pasted out of order inside its source line, a cuBLAS status whose arguments were pasted after a
     # blank line, and (since the loss-scale-below-1 rule was withdrawn on the second sealed part) a title saying
     # training fails after "overflow detected, setting loss scale to: 0.000122".
-    score = SCORING.score(RECORDS, "sealed")
-    assert (score.errors, score.negatives) == (85, 42)
-    assert score.right >= 82, [(r["text"][:80], c) for r, c in score.misses]
-    assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
-    assert score.other_right == score.mismatches
-
-
-def test_the_second_sealed_part_is_now_tuning_material_and_read_right() -> None:
+    ("sealed", 85, 42, 82),
     # History: the second sealed part was gathered by a second gatherer blind to the reader, while the reader was
     # being changed on the first sealed part's misses, and scored once against the reader frozen at commit e940395:
     # 64/80 dtype errors right (80.0%; catalogue 45, general reader 24 of the 69 answered), 2/47 false positives
@@ -168,14 +150,7 @@ def test_the_second_sealed_part_is_now_tuning_material_and_read_right() -> None:
     # precision cannot hold, the web UI's NaN check as its forks word it, DT_COMPLEX32; the loss-scale-below-1 rule
     # removed), so it is tuning material since. Left unread: an xformers operator list refusing the CPU and fp32 at
     # once (the gatherers disagree on it), and einops calling bf16 a non-floating type.
-    score = SCORING.score(RECORDS, "sealed2")
-    assert (score.errors, score.negatives) == (80, 47)
-    assert score.right >= 78, [(r["text"][:80], c) for r, c in score.misses]
-    assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
-    assert score.other_right == score.mismatches
-
-
-def test_the_third_sealed_part_is_now_tuning_material_and_read_right() -> None:
+    ("sealed2", 80, 47, 78),
     # History: the third sealed part was gathered by a third gatherer blind to the reader, by the written rules
     # (tests/corpus/labelling-rules.md), while the reader was being changed on the second sealed part's misses, and
     # scored once against the reader frozen at commit d72de1b: 66/80 dtype errors right (82.5%; catalogue 36,
@@ -188,14 +163,7 @@ def test_the_third_sealed_part_is_now_tuning_material_and_read_right() -> None:
     # "npu not support float64", markdown's backticks, an xformers candidate refusing its dtype beside the device),
     # so it is tuning material since. Left unread: a NaN comment whose float16 stands a sentence away, and Lightning's
     # "16-mixed" precision name.
-    score = SCORING.score(RECORDS, "sealed3")
-    assert (score.errors, score.negatives) == (80, 47)
-    assert score.right >= 78, [(r["text"][:80], c) for r, c in score.misses]
-    assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
-    assert score.other_right == score.mismatches
-
-
-def test_the_fourth_sealed_part_is_now_tuning_material_and_read_right() -> None:
+    ("sealed3", 80, 47, 78),
     # History: the fourth sealed part was gathered by a fourth gatherer blind to the reader, by the written rules,
     # with its scope set beforehand to text software printed (what the plugin reads), while the reader was being
     # changed on the third sealed part's misses, and scored once against the reader frozen at commit a8fbb2f: 80/90
@@ -204,8 +172,16 @@ def test_the_fourth_sealed_part_is_now_tuning_material_and_read_right() -> None:
     # then read and the reader extended (vLLM's "Minimum capability: 80", "requires A100 or H100 GPUs", safetensors'
     # F8_E4M3, markdown emphasis around a pasted message, "input type at::Half and output type float" refused together,
     # "Promotion for Float8 Types" as a kind rather than an operand, "grid has float"), so it is tuning material since.
-    score = SCORING.score(RECORDS, "sealed4")
-    assert (score.errors, score.negatives) == (90, 46)
-    assert score.right >= 90, [(r["text"][:80], c) for r, c in score.misses]
+    ("sealed4", 90, 46, 90),
+]
+
+
+@pytest.mark.parametrize(("split", "errors", "negatives", "right"), LATER_PARTS)
+def test_each_later_part_is_read_right_since_it_was_tuned_on(
+    split: str, errors: int, negatives: int, right: int
+) -> None:
+    score = SCORING.score(RECORDS, split)
+    assert (score.errors, score.negatives) == (errors, negatives)
+    assert score.right >= right, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
