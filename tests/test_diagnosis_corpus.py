@@ -114,10 +114,11 @@ LATER_PARTS = [
     # _scaled_mm's refusal became fp8's. Elsewhere three multinomial NaN texts lost their fp16, and fp16 is now the
     # low side of an fp16/bf16 mismatch (five of the six such labels already said so; the reader agrees since).
     # Under those labels, with the reader ordering fp16/bf16 sides the same way, this part was 50/61. Its misses
-    # were then read and the reader extended (misspelt "not currenlty supported", "un-supported", bare "Invalid scalar type" and "Data type not supported", "does not
-    # have FP16 support", TORCH_CHECKs on scalar_type(), "only supports ..., but got X", a zero grad scale,
-    # transformers' DebugUnderflowOverflow), so it is tuning material now; the sealed part measures the reader as
-    # changed. Left unread: a FlashAttention refusal whose fp32 is named only in the warning printed before it.
+    # were then read and the reader extended (misspelt "not currenlty supported", "un-supported", bare "Invalid scalar
+    # type" and "Data type not supported", "does not have FP16 support", TORCH_CHECKs on scalar_type(), "only supports
+    # ..., but got X", a zero grad scale, transformers' DebugUnderflowOverflow), so it is tuning material now; the
+    # sealed part measures the reader as changed. Left unread: a FlashAttention refusal whose fp32 is named only in the
+    # warning printed before it.
     ("final", 61, 42, 60),
     # History: the sealed part was gathered by someone who never saw the reader's code or output, while the reader
     # was being changed, and kept out of sight until the reader was frozen at commit 795e09c; labelled from the text
