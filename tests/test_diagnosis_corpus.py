@@ -186,3 +186,16 @@ def test_each_later_part_is_read_right_since_it_was_tuned_on(
     assert score.right >= right, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
+
+
+def test_the_fifth_sealed_part_as_scored_once() -> None:
+    # The fifth sealed part was gathered by a fifth gatherer blind to the reader, by the written rules, printed text
+    # only, while the reader was being changed on the fourth sealed part's misses, and scored once against the reader
+    # frozen at commit d5582f4: 70/85 dtype errors right (82.4%; catalogue 29, general reader 42 of the 71
+    # answered), 1/49 false positive (a "Detected mismatch between collectives on ranks" whose fingerprints list
+    # BFloat16 and Float tensors, the template the gatherer labelled a mismatch elsewhere in the part), mismatch
+    # 'other' right 29/29. Below the bar.
+    score = SCORING.score(RECORDS, "sealed5")
+    assert (score.errors, score.negatives) == (85, 49)
+    assert score.right >= 70, [(r["text"][:80], c) for r, c in score.misses]
+    assert score.false_positives <= 1, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
