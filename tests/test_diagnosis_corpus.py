@@ -119,7 +119,9 @@ LATER_PARTS = [
     # ..., but got X", a zero grad scale, transformers' DebugUnderflowOverflow), so it is tuning material now; the
     # sealed part measures the reader as changed. Left unread: a FlashAttention refusal whose fp32 is named only in the
     # warning printed before it.
-    ("final", 61, 42, 60),
+    # (SageAttention's "SM80 kernel is not available ... compute capability 8.0 or higher" was relabelled from a
+    # look-alike to a refusal when the fifth sealed part labelled its SM89 twin so under the written rules)
+    ("final", 62, 41, 61),
     # History: the sealed part was gathered by someone who never saw the reader's code or output, while the reader
     # was being changed, and kept out of sight until the reader was frozen at commit 795e09c; labelled from the text
     # alone, written here whole and scored once (benchmarks/score_corpus.py --split sealed): 76/84 dtype errors
@@ -174,6 +176,20 @@ LATER_PARTS = [
     # F8_E4M3, markdown emphasis around a pasted message, "input type at::Half and output type float" refused together,
     # "Promotion for Float8 Types" as a kind rather than an operand, "grid has float"), so it is tuning material since.
     ("sealed4", 90, 46, 90),
+    # History: the fifth sealed part was gathered by a fifth gatherer blind to the reader, by the written rules,
+    # printed text only, while the reader was being changed on the fourth sealed part's misses, and scored once
+    # against the reader frozen at commit d5582f4: 70/85 dtype errors right (82.4%; catalogue 29, general reader 42
+    # of the 71 answered), 1/49 false positive (a "Detected mismatch between collectives on ranks" whose fingerprints
+    # list BFloat16 and Float tensors, though what differs is their shapes), mismatch 'other' right 29/29. Below the
+    # issue's bar. A blind second labeller agreed on 129 of the 132 texts both labelled (97.7%); on the texts they
+    # agree on the frozen reader scored 70/82 (85.4%), 1/47 false positive. Its misses were then read and the reader
+    # extended (a low precision "only compatible with GPU export" or "supported only when exporting on GPU", hipDataType
+    # conversions, "GPUs with compute capability 8.9" and "SM89 kernel is not available", "support begins with sm90",
+    # "must have the same type as", collectives that differ in dtypes or only in shapes, "expect A to be float16 or
+    # bfloat16", group_norm's "expect input to have scalar type of"), so it is tuning material since. Left unread:
+    # ROIAlign's scalarType() assert and an xformers operator refused for capability alone (the two labellers
+    # disagree on both), cutlass_fp8's "requires CUDA 12.0+ with SM90", Transformer Engine's fp8 shape rule.
+    ("sealed5", 85, 49, 80),
 ]
 
 
@@ -186,16 +202,3 @@ def test_each_later_part_is_read_right_since_it_was_tuned_on(
     assert score.right >= right, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
-
-
-def test_the_fifth_sealed_part_as_scored_once() -> None:
-    # The fifth sealed part was gathered by a fifth gatherer blind to the reader, by the written rules, printed text
-    # only, while the reader was being changed on the fourth sealed part's misses, and scored once against the reader
-    # frozen at commit d5582f4: 70/85 dtype errors right (82.4%; catalogue 29, general reader 42 of the 71
-    # answered), 1/49 false positive (a "Detected mismatch between collectives on ranks" whose fingerprints list
-    # BFloat16 and Float tensors, the template the gatherer labelled a mismatch elsewhere in the part), mismatch
-    # 'other' right 29/29. Below the issue's bar.
-    score = SCORING.score(RECORDS, "sealed5")
-    assert (score.errors, score.negatives) == (85, 49)
-    assert score.right >= 70, [(r["text"][:80], c) for r, c in score.misses]
-    assert score.false_positives <= 1, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]

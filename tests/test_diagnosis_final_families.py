@@ -232,6 +232,41 @@ def general(text: str) -> Classification:
             "fp16",
             "fp32",
         ),
+        # the fifth sealed part's wordings
+        ("AssertionError: --half only compatible with GPU export, i.e. use --device 0", "unsupported", "fp16", None),
+        (
+            "FP16 export is supported only when exporting on GPU. Please pass --device cuda.",
+            "unsupported",
+            "fp16",
+            None,
+        ),
+        ("RuntimeError: Cannot convert ScalarType Float8_e5m2 to hipDataType.", "unsupported", "fp8_e5m2", None),
+        (
+            "Error: SM90 kernel is not available. Make sure you use GPUs with compute capability 9.0",
+            "unsupported",
+            None,
+            None,
+        ),
+        (
+            "ncclInvalidArgument: Invalid value. FP8 reduction support begins with sm90 capable devices.",
+            "unsupported",
+            "fp8_e4m3",
+            None,
+        ),
+        ("RuntimeError: output tensor must have the same type as input tensor", "mismatch", None, None),
+        (
+            "RuntimeError: Detected mismatch between collectives on ranks. ... Collectives differ in the following "
+            "aspects:   Tensor Tensor dtypes: Floatvs BFloat16",
+            "mismatch",
+            "bf16",
+            "fp32",
+        ),
+        (
+            "RuntimeError: _weight_int8pack_mm_cpu : expect A to be float16 or bfloat16 tensor.",
+            "unsupported",
+            None,
+            None,
+        ),
         # a loss, output or gradient reported as NaN or inf in a low precision
         ("ValueError: Loss is NaN in fp16 training at step 120", "nonfinite", "fp16", None),
         ("GradScaler: found inf in fp16 gradients at every step", "nonfinite", "fp16", None),
@@ -300,6 +335,11 @@ def test_the_final_parts_wordings(text: str, category: str, precision: str | Non
         "This feature requires torch>=2.1",
         # a width that is no precision name
         "RuntimeError: tensor of 16 elements is not supported on CPU",
+        # collectives that differ in shapes only, their fingerprints naming two dtypes
+        "RuntimeError: Detected mismatch between collectives on ranks. Rank 1 is running collective: "
+        "CollectiveFingerPrint(TensorDtypes=BFloat16), but Rank 0 is running collective: "
+        "CollectiveFingerPrint(TensorDtypes=Float).Collectives differ in the following aspects:   Tensor Tensor "
+        "shapes: 195812480vs 51123456",
         # a loss scale that is not zero
         "Step 200  loss 2.31  fp16 loss scale: 0.5",
         "grad_scale=0.0625",

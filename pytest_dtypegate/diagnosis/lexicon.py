@@ -299,6 +299,10 @@ def _resolve(token: str) -> list[tuple[int, str, TypeInfo]]:
     found = lookup(name) or _shaped(name)
     if found is not None:
         return [(lead, name, found)]
+    if name.endswith("vs") and len(name) > 4:  # a type run into the "vs" after it ("Tensor dtypes: Floatvs BFloat16")
+        before = lookup(name[:-2])
+        if before is not None and not before.weak:
+            return [(lead, name[:-2], before)]
     if _EXTENSION.fullmatch(name):
         return _extension(lead, name)
     joined = _joined(lead, name)
