@@ -17,13 +17,17 @@ wants them:
   (autocast).  A kernel refusing a type combination it prints run together
   (``5120BFloat16FloatFloat``) is a mismatch when its storage types differ,
   and no precision's refusal when they agree (then the size is refused).  A
-  list of candidate operators (xformers) is read by its reasons: one refused
-  for the dtype alone names the refused precision, and when none is and some
-  refuse the device, the device is the problem.
+  list of candidate operators (xformers) is read by its reasons: the first
+  refused for its dtype (alone, else among other reasons) names the refused
+  precision, and a list in which no operator names a dtype is no dtype error.
+  Types refused together ("fp16 and bf16 are not supported") are reported by
+  the first one named.
 - mismatch: an ``operands differ`` phrase with two different floating-point
   precisions near it (integer, boolean or complex types make it something
-  else), or a phrase that itself says dtype (``must have the same dtype``) with
-  no type named at all.  ``precision`` is the low side, ``other`` the high one.
+  else; a list of what is supported and a kind of types, "Float8 Types", are no
+  operands), or a phrase that itself says dtype (``must have the same dtype``,
+  ``Expected A.dtype() == at::kBFloat16``) with one type named or none.
+  ``precision`` is the low side (``lexicon.side_order``), ``other`` the high one.
 - nonfinite: an overflow / non-finite phrase with a low precision near it, or
   any float precision in a type's slot next to it (``converted to type float
   without overflow``), or the precision the phrase implies (loss scaling is
