@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_dtypegate import precisions as _precisions
 from pytest_dtypegate.diagnosis import Classification, classify, diagnose_log, format_section
 from pytest_dtypegate.diagnosis import classifier as classifier_module
 from pytest_dtypegate.diagnosis.general import read_reader
-from pytest_dtypegate.diagnosis.lexicon import mentions, read_lexicon
+from pytest_dtypegate.diagnosis.lexicon import mentions, rank, read_lexicon, side_order
 from pytest_dtypegate.diagnosis.loader import CatalogueError
 from pytest_dtypegate.diagnosis.normalize import MAX_MESSAGE, blocks, bound, canonical, clean, printable, segments
 from pytest_dtypegate.diagnosis.regexcheck import RegexProblem, check, keyword, keywords, tolerant
@@ -528,3 +529,12 @@ def test_a_catalogue_answer_takes_the_types_the_general_reader_reads_in_the_same
     )
     assert (named.summary, named.advice) == (bare.summary, bare.advice)
     assert [o.precision for o in named.operands] == ["bf16", "fp16"]
+
+
+def test_the_order_of_precisions_covers_every_stored_precision_once() -> None:
+    # rank (how low) and side_order (a mismatch's sides) are derived from one table of the storage precisions
+    stored = {n for n, p in _precisions.PRECISIONS.items() if p.autocast is None}
+    order = sorted(stored, key=side_order)
+    assert order == ["fp8_e4m3", "fp8_e5m2", "fp16", "bf16", "tf32", "fp32", "fp64"]
+    assert [rank(n) for n in order] == [0, 0, 1, 1, 2, 2, 3]
+    assert all(side_order(a) < side_order(b) for a, b in zip(order, order[1:]))

@@ -40,8 +40,13 @@ LEXICON_FILE = Path(__file__).with_name("lexicon.toml")
 FLOAT = "float"
 OTHER = "other"
 
-#: How low a precision is: a mismatch's ``precision`` is its lowest side.
-_RANK: Mapping[str, int] = {"fp8_e4m3": 0, "fp8_e5m2": 0, "fp16": 1, "bf16": 1, "tf32": 2, "fp32": 2, "fp64": 3}
+#: The precisions from lowest to highest, in ranks (a rank's members ordered by range, largest finite value): a
+#: mismatch's ``precision`` is its lowest side, and its sides are always named in this order whatever order the
+#: message prints them in: fp8_e4m3 (448) before fp8_e5m2 (57344), fp16 (65504) before bf16 (about 3.4e38, fp32's
+#: range), tf32 before fp32.
+_RANKS: tuple[tuple[str, ...], ...] = (("fp8_e4m3", "fp8_e5m2"), ("fp16", "bf16"), ("tf32", "fp32"), ("fp64",))
+_RANK: Mapping[str, int] = {name: n for n, members in enumerate(_RANKS) for name in members}
+_SIDE: Mapping[str, int] = {name: n for n, name in enumerate(name for members in _RANKS for name in members)}
 
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.:])[.:]{0,2}[A-Za-z0-9_][A-Za-z0-9_.:]{0,79}")
 _LEGACY = re.compile(r"(?:CUDA|CPU|MPS|XPU|HIP|Sparse|cuda)?([A-Z][A-Za-z0-9]{1,20}?)(?:Tensor|Type|Storage)s?")
@@ -68,12 +73,6 @@ _BUILTIN = re.compile(r"DF16[_b]|D[hnf]|[a-z](?=E)")
 def rank(precision: str | None) -> int:
     """How low a precision is (lower is lower precision); unknown names rank with fp8."""
     return _RANK.get(precision or "", 0)
-
-
-#: A mismatch's sides in order: by rank, and within a rank by range (largest finite value), so that a mismatch
-#: always names the same side first whatever order the message prints them in: fp8_e4m3 (448) before fp8_e5m2
-#: (57344), fp16 (65504) before bf16 (about 3.4e38, fp32's range), tf32 before fp32.
-_SIDE: Mapping[str, int] = {"fp8_e4m3": 0, "fp8_e5m2": 1, "fp16": 2, "bf16": 3, "tf32": 4, "fp32": 5, "fp64": 6}
 
 
 def side_order(precision: str | None) -> int:
