@@ -4,6 +4,7 @@ cited by the catalogue, and the diagnosis's scores on it (benchmarks/score_corpu
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -216,3 +217,32 @@ def test_the_sixth_sealed_part_measures_the_reader_as_it_is() -> None:
     assert score.right >= 76, [(r["text"][:80], c) for r, c in score.misses]
     assert score.false_positives == 0, [r["text"][:80] for r, _ in score.misses if r["category"] == "none"]
     assert score.other_right == score.mismatches
+
+
+def test_a_second_labelling_is_compared_text_by_text(tmp_path: Path) -> None:
+    # a second labeller who agrees on the first two texts of a split, disagrees on the third and finds the fourth
+    # unclear: the consensus score reads only the two agreed texts
+    part = [r for r in RECORDS if r["split"] == "sealed6"][:4]
+    rows = []
+    for n, r in enumerate(part, 1):
+        label = {"id": n, "category": r["category"]}
+        if n <= 2:
+            label.update({k: r[k] for k in ("precision", "other") if k in r})
+        elif n == 3:
+            label["category"] = "mismatch" if r["category"] != "mismatch" else "none"
+        else:
+            label["category"] = "unclear"
+        rows.append("[[label]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in label.items()))
+    labels = tmp_path / "labels2.toml"
+    labels.write_text("\n".join(rows), encoding="utf-8")
+    a = SCORING.agreement(part, "sealed6", labels)
+    assert (a.texts, a.unclear, a.agreed, len(a.disagreements)) == (4, 1, 2, 1)
+    assert a.errors + a.negatives == 2 and a.right <= a.errors
+    assert SCORING.main(["--split", "sealed6", "--labels", str(labels)]) == 0
+
+
+def test_a_second_labelling_needs_its_split(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        SCORING.main(["--labels", "labels2.toml"])
+    assert stopped.value.code == 2
+    assert "--labels needs --split: the split the second labeller labelled" in capsys.readouterr().err
